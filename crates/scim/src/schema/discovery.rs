@@ -1,6 +1,6 @@
 //! The discovery documents (RFC 7644 §4), generated from the schema data.
 
-use super::{AttrType, Attribute, Mutability, ResourceType, Returned, Schema, Uniqueness, RESOURCE_TYPES};
+use super::{AttrType, Attribute, Mutability, ResourceType, Returned, Schema, Uniqueness};
 use serde_json::{json, Map, Value};
 
 const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -113,11 +113,11 @@ fn list(resources: Vec<Value>) -> Value {
     })
 }
 
-/// Every schema of every resource type, deduplicated, in a ListResponse.
-/// With `id`, just that schema (or `None` if unknown).
-pub fn schemas_document(base_url: &str, id: Option<&str>) -> Option<Value> {
+/// Every schema of the served resource types, deduplicated, in a
+/// ListResponse. With `id`, just that schema (or `None` if unknown).
+pub fn schemas_document(base_url: &str, served: &[&ResourceType], id: Option<&str>) -> Option<Value> {
     let mut all: Vec<&Schema> = Vec::new();
-    for rt in RESOURCE_TYPES {
+    for rt in served {
         for s in rt.schemas() {
             if !all.iter().any(|x| std::ptr::eq(*x, s)) {
                 all.push(s);
@@ -130,14 +130,14 @@ pub fn schemas_document(base_url: &str, id: Option<&str>) -> Option<Value> {
     }
 }
 
-/// The resource types in a ListResponse, or one by id.
-pub fn resource_types_document(base_url: &str, id: Option<&str>) -> Option<Value> {
+/// The served resource types in a ListResponse, or one by id.
+pub fn resource_types_document(base_url: &str, served: &[&ResourceType], id: Option<&str>) -> Option<Value> {
     match id {
-        Some(id) => RESOURCE_TYPES
+        Some(id) => served
             .iter()
             .find(|rt| rt.id.eq_ignore_ascii_case(id))
             .map(|rt| resource_type_json(rt, base_url)),
-        None => Some(list(RESOURCE_TYPES.iter().map(|rt| resource_type_json(rt, base_url)).collect())),
+        None => Some(list(served.iter().map(|rt| resource_type_json(rt, base_url)).collect())),
     }
 }
 
@@ -165,14 +165,15 @@ pub fn service_provider_config(opts: &ServiceProviderOptions) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::RESOURCE_TYPES;
 
     #[test]
     fn schemas_document_lists_user_enterprise_and_group() {
-        let doc = schemas_document("http://x/scim/v2", None).unwrap();
+        let doc = schemas_document("http://x/scim/v2", RESOURCE_TYPES, None).unwrap();
         let ids: Vec<&str> = doc["Resources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
         assert_eq!(ids, vec![super::super::USER_SCHEMA_URN, super::super::ENTERPRISE_USER_SCHEMA_URN, super::super::GROUP_SCHEMA_URN]);
         assert_eq!(doc["totalResults"], 3);
-        let user = schemas_document("http://x", Some("urn:ietf:params:scim:schemas:core:2.0:User")).unwrap();
+        let user = schemas_document("http://x", RESOURCE_TYPES, Some("urn:ietf:params:scim:schemas:core:2.0:User")).unwrap();
         let user_name = &user["attributes"][0];
         assert_eq!(user_name["name"], "userName");
         assert_eq!(user_name["uniqueness"], "server");
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn resource_types_have_extensions() {
-        let doc = resource_types_document("http://x", Some("user")).unwrap();
+        let doc = resource_types_document("http://x", RESOURCE_TYPES, Some("user")).unwrap();
         assert_eq!(doc["endpoint"], "/Users");
         assert_eq!(doc["schemaExtensions"][0]["schema"], super::super::ENTERPRISE_USER_SCHEMA_URN);
     }
