@@ -1,0 +1,165 @@
+//! Organisations and API keys: what `roster org …` and `roster apikey …` do,
+//! and what `roster serve` does on an empty database.
+
+use crate::keys::{self, ApiKeyRecord};
+use crate::model::{Org, Role, UserState, UsernamePolicy};
+use crate::store::{self, Store, Tx};
+use crate::{now_rfc3339, DirectoryError};
+use scim::ScimError;
+
+/// Creates an organisation. Names are unique.
+pub fn create_org(
+    store: &dyn Store,
+    name: &str,
+    policy: UsernamePolicy,
+    scim_default_state: UserState,
+) -> Result<Org, DirectoryError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ScimError::invalid_value("An organisation needs a name.").into());
+    }
+    store::write(store, |tx| insert_org(tx, name, policy, scim_default_state))
+}
+
+fn insert_org(tx: &mut dyn Tx, name: &str, policy: UsernamePolicy, state: UserState) -> Result<Org, DirectoryError> {
+    if tx.org_by_name(name)?.is_some() {
+        return Err(DirectoryError::Conflict(format!("An organisation named \"{name}\" already exists.")));
+    }
+    let mut org =
+        Org { id: 0, name: name.to_string(), username_policy: policy, scim_default_state: state, created: now_rfc3339() };
+    org.id = tx.insert_org(&org)?;
+    Ok(org)
+}
+
+/// Changes an organisation's settings.
+pub fn update_org(
+    store: &dyn Store,
+    name: &str,
+    policy: Option<UsernamePolicy>,
+    scim_default_state: Option<UserState>,
+) -> Result<Org, DirectoryError> {
+    store::write(store, |tx| {
+        let mut org = find_org(tx, name)?;
+        if let Some(p) = policy {
+            org.username_policy = p;
+        }
+        if let Some(s) = scim_default_state {
+            org.scim_default_state = s;
+        }
+        tx.update_org(&org)?;
+        Ok(org)
+    })
+}
+
+pub fn list_orgs(store: &dyn Store) -> Result<Vec<Org>, DirectoryError> {
+    store::read(store, |tx| tx.list_orgs())
+}
+
+fn find_org(tx: &mut dyn Tx, name: &str) -> Result<Org, DirectoryError> {
+    tx.org_by_name(name)?.ok_or_else(|| DirectoryError::NotFound(format!("No organisation named \"{name}\".")))
+}
+
+/// A new key and the token, which is shown once and never stored.
+pub struct IssuedKey {
+    pub record: ApiKeyRecord,
+    pub token: String,
+}
+
+/// Issues a service-account key for `org_name`. `token` overrides the random
+/// token (for automated deployments); it must be at least 16 characters.
+pub fn create_api_key(
+    store: &dyn Store,
+    org_name: &str,
+    role: Role,
+    label: Option<&str>,
+    expires_at: Option<String>,
+    token: Option<String>,
+) -> Result<IssuedKey, DirectoryError> {
+    let token = token.unwrap_or_else(keys::generate_token);
+    store::write(store, |tx| {
+        let org = find_org(tx, org_name)?;
+        issue(tx, &org, role, label, expires_at.clone(), &token)
+    })
+}
+
+fn issue(
+    tx: &mut dyn Tx,
+    org: &Org,
+    role: Role,
+    label: Option<&str>,
+    expires_at: Option<String>,
+    token: &str,
+) -> Result<IssuedKey, DirectoryError> {
+    if token.len() < 16 {
+        return Err(ScimError::invalid_value("A token must be at least 16 characters long.").into());
+    }
+    let id = keys::generate_key_id();
+    let name = label.unwrap_or("service account").to_string();
+    let record = ApiKeyRecord {
+        principal: format!("service-account:{name}"),
+        id,
+        org_id: org.id,
+        name,
+        role,
+        token_hash: keys::hash_token(token),
+        token_hint: keys::token_hint(token),
+        created: now_rfc3339(),
+        expires_at,
+        revoked_at: None,
+    };
+    tx.insert_api_key(&record)?;
+    Ok(IssuedKey { record, token: token.to_string() })
+}
+
+pub fn list_api_keys(store: &dyn Store, org_name: &str) -> Result<Vec<ApiKeyRecord>, DirectoryError> {
+    store::read(store, |tx| {
+        let org = find_org(tx, org_name)?;
+        tx.list_api_keys(org.id)
+    })
+}
+
+pub fn revoke_api_key(store: &dyn Store, org_name: &str, key_id: &str) -> Result<(), DirectoryError> {
+    store::write(store, |tx| {
+        let org = find_org(tx, org_name)?;
+        if tx.revoke_api_key(org.id, key_id, &now_rfc3339())? {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(format!("No active key {key_id} in organisation \"{org_name}\".")))
+        }
+    })
+}
+
+/// On an empty database, creates the first organisation and an Administrator
+/// service-account key, in one transaction (two instances starting at once
+/// cannot both bootstrap). Returns `None` when the database is not empty.
+pub fn bootstrap(store: &dyn Store, token: Option<String>) -> Result<Option<(Org, IssuedKey)>, DirectoryError> {
+    let token = token.unwrap_or_else(keys::generate_token);
+    store::write(store, |tx| {
+        if !tx.list_orgs()?.is_empty() {
+            return Ok(None);
+        }
+        let org = insert_org(tx, "default", UsernamePolicy::Strict, UserState::Activated)?;
+        let key = issue(tx, &org, Role::Administrator, Some("Entra ID provisioning"), None, &token)?;
+        Ok(Some((org, key)))
+    })
+}
+
+/// What a presented token resolves to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub org: Org,
+    pub key: ApiKeyRecord,
+}
+
+/// Resolves a bearer token: `Ok(None)` when it is unknown, revoked or expired.
+pub fn authenticate(store: &dyn Store, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
+    let hash = keys::hash_token(token);
+    store::read(store, |tx| {
+        let Some(key) = tx.api_key_by_hash(&hash)? else { return Ok(None) };
+        if !keys::verify(token, &key.token_hash) || key.is_revoked() || key.is_expired(&now_rfc3339()) {
+            return Ok(None);
+        }
+        let Some(org) = tx.org_by_id(key.org_id)? else { return Ok(None) };
+        Ok(Some(Authenticated { org, key }))
+    })
+}

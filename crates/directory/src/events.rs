@@ -1,0 +1,98 @@
+//! Provisioning log entries (`spec/product.md` §6).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One recorded write or failed write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub at: String,
+    pub org_id: i64,
+    /// Who: the API key id (and its label) or "cli".
+    pub actor: String,
+    /// The source, e.g. "scim".
+    pub source: String,
+    /// `user_create`, `user_update`, `user_suspended`, `user_unsuspended`, `user_delete`, …
+    pub event_type: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub resource_name: Option<String>,
+    /// `[{"field": …, "from": …, "to": …}]`
+    pub changes: Value,
+    /// Attributes that were outside every announced schema and were ignored.
+    pub ignored: Vec<String>,
+    /// The HTTP status the request got.
+    pub status: u16,
+    /// The error detail, for failed requests.
+    pub error: Option<String>,
+}
+
+/// Flattened differences between two SCIM attribute objects: one entry per
+/// top-level attribute (extension attributes as `urn:…:attr`, sub-attributes
+/// of single-valued complex attributes as `name.givenName`).
+pub fn diff(before: &Value, after: &Value) -> Value {
+    let mut flat_before = Vec::new();
+    let mut flat_after = Vec::new();
+    flatten("", before, &mut flat_before);
+    flatten("", after, &mut flat_after);
+    let mut changes = Vec::new();
+    for (k, v) in &flat_before {
+        let to = flat_after.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+        if &to != v {
+            changes.push(serde_json::json!({"field": k, "from": v, "to": to}));
+        }
+    }
+    for (k, v) in &flat_after {
+        if !flat_before.iter().any(|(k2, _)| k2 == k) {
+            changes.push(serde_json::json!({"field": k, "from": Value::Null, "to": v}));
+        }
+    }
+    Value::Array(changes)
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else if prefix.starts_with("urn:") && !prefix.contains('.') && !prefix.ends_with(':') {
+                    format!("{prefix}:{k}")
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_object() && !k.starts_with("urn:") && !prefix.is_empty() {
+                    out.push((key, v.clone()));
+                } else if v.is_object() {
+                    flatten(&key, v, out);
+                } else {
+                    out.push((key, v.clone()));
+                }
+            }
+        }
+        other => out.push((prefix.to_string(), other.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diff_lists_changed_fields() {
+        let d = diff(
+            &json!({"displayName": "A", "name": {"givenName": "G"}, "urn:x:User": {"department": "D"}}),
+            &json!({"displayName": "B", "name": {"givenName": "G"}, "urn:x:User": {"department": "E"}, "title": "T"}),
+        );
+        assert_eq!(
+            d,
+            json!([
+                {"field": "displayName", "from": "A", "to": "B"},
+                {"field": "urn:x:User:department", "from": "D", "to": "E"},
+                {"field": "title", "from": null, "to": "T"}
+            ])
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The directory's records: organisations, roles, users.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An organisation (tenant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+    pub username_policy: UsernamePolicy,
+    /// The state of users created over SCIM: `STAGED` or `ACTIVATED`.
+    pub scim_default_state: UserState,
+    pub created: String,
+}
+
+/// How SCIM `userName` becomes a directory username (`product.md` §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsernamePolicy {
+    /// A letter first, then letters, digits, `.`, `_`, `-`; never an email address.
+    #[default]
+    Strict,
+    /// An email-shaped `userName` is accepted; the username is its local part.
+    EmailLocalPart,
+    /// Plain RFC 7643: any 1–1024 characters without control characters; email optional.
+    Rfc,
+}
+
+impl UsernamePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsernamePolicy::Strict => "strict",
+            UsernamePolicy::EmailLocalPart => "email-local-part",
+            UsernamePolicy::Rfc => "rfc",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "strict" => Some(UsernamePolicy::Strict),
+            "email-local-part" => Some(UsernamePolicy::EmailLocalPart),
+            "rfc" => Some(UsernamePolicy::Rfc),
+            _ => None,
+        }
+    }
+}
+
+/// An admin or service account's role (`jumpcloud-model.md` §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    AdminWithBilling,
+    Administrator,
+    Manager,
+    HelpDesk,
+    ReadOnly,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] =
+        [Role::AdminWithBilling, Role::Administrator, Role::Manager, Role::HelpDesk, Role::ReadOnly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::AdminWithBilling => "admin-with-billing",
+            Role::Administrator => "administrator",
+            Role::Manager => "manager",
+            Role::HelpDesk => "help-desk",
+            Role::ReadOnly => "read-only",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+    /// Whether keys of this role may use SCIM provisioning.
+    pub fn can_provision(self) -> bool {
+        matches!(self, Role::AdminWithBilling | Role::Administrator | Role::Manager)
+    }
+}
+
+/// The user state axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserState {
+    Staged,
+    Activated,
+    Suspended,
+}
+
+impl UserState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserState::Staged => "STAGED",
+            UserState::Activated => "ACTIVATED",
+            UserState::Suspended => "SUSPENDED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "STAGED" => Some(UserState::Staged),
+            "ACTIVATED" => Some(UserState::Activated),
+            "SUSPENDED" => Some(UserState::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// A user as stored.
+///
+/// `scim` holds the normalised SCIM attributes exactly as the provider sent
+/// them (no `id`, `meta`, `schemas` or `active`): that is what a GET returns.
+/// The directory fields (`username`, `email`, …) are derived from it by
+/// [`crate::mapping`] on every write; they are what uniqueness and the rest of
+/// the directory use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: String,
+    pub org_id: i64,
+    /// SCIM `userName`, as sent.
+    pub user_name: String,
+    /// The directory username (after the organisation's username policy).
+    pub username: String,
+    /// Lower-cased company email, if any.
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    pub employee_identifier: Option<String>,
+    /// Id of the manager (another user of the same organisation).
+    pub manager_id: Option<String>,
+    pub state: UserState,
+    /// Password status: `false` is *Password Pending*.
+    pub activated: bool,
+    pub password_expired: bool,
+    pub scim: Value,
+    /// The mapped directory fields (firstname, lastname, …) as a JSON object.
+    pub fields: Value,
+    pub created: String,
+    pub last_modified: String,
+    /// Incremented on every write; the SCIM `meta.version`.
+    pub version: i64,
+}
+
+impl UserRecord {
+    /// SCIM `active`: not suspended and password not expired.
+    pub fn active(&self) -> bool {
+        self.state != UserState::Suspended && !self.password_expired
+    }
+}

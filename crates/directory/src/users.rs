@@ -1,0 +1,382 @@
+//! User provisioning: create, replace, patch, delete, read and list, each
+//! write validated, checked for uniqueness and logged in one transaction.
+
+use crate::events::{diff, Event};
+use crate::mapping::directory_fields;
+use crate::model::{Org, UserRecord, UserState};
+use crate::store::{self, Store, Tx, UniqueField, UserQuery};
+use crate::validate::{validate_user, ValidatedUser};
+use crate::{now_rfc3339, DirectoryError};
+use scim::patch::PatchRequest;
+use scim::schema::{normalize, ENTERPRISE_USER_SCHEMA_URN, USER, USER_SCHEMA_URN};
+use scim::ScimError;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Who is making a request: the organisation and the key that authenticated it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub org: Org,
+    pub key_id: String,
+    pub key_name: String,
+    /// Where the request came from, e.g. "scim".
+    pub source: String,
+}
+
+impl Actor {
+    fn label(&self) -> String {
+        format!("key:{} ({})", self.key_id, self.key_name)
+    }
+}
+
+/// The directory service over a store.
+#[derive(Clone)]
+pub struct Directory {
+    pub store: Arc<dyn Store>,
+}
+
+/// The outcome of a write, for the caller to answer with.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub user: UserRecord,
+    /// `false` when the request changed nothing and nothing was written.
+    pub changed: bool,
+}
+
+impl Directory {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Directory { store }
+    }
+
+    /// `POST /Users`.
+    pub fn create_user(&self, actor: &Actor, body: &Value) -> Result<UserRecord, DirectoryError> {
+        let result = self.try_create(actor, body);
+        if let Err(e) = &result {
+            self.log_failure(actor, "user_create", None, body.get("userName").and_then(Value::as_str), e);
+        }
+        result
+    }
+
+    fn try_create(&self, actor: &Actor, body: &Value) -> Result<UserRecord, DirectoryError> {
+        let normalized = normalize(&USER, body)?;
+        let mut resource = normalized.resource;
+        let active = take_active(&mut resource).unwrap_or(true);
+        let validated = validate_user(actor.org.username_policy, &resource)?;
+        let org = &actor.org;
+        store::write(self.store.as_ref(), |tx| {
+            check_manager(tx, org.id, &resource, None)?;
+            check_unique(tx, org.id, &validated, &resource, None)?;
+            let now = now_rfc3339();
+            let user = UserRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                org_id: org.id,
+                user_name: user_name_of(&resource),
+                username: validated.username.clone(),
+                email: validated.email.clone(),
+                external_id: str_of(&resource, "externalId"),
+                employee_identifier: employee_number(&resource),
+                manager_id: manager_of(&resource),
+                state: if active { org.scim_default_state } else { UserState::Suspended },
+                activated: false,
+                password_expired: false,
+                fields: directory_fields(&resource),
+                scim: resource.clone(),
+                created: now.clone(),
+                last_modified: now,
+                version: 1,
+            };
+            tx.insert_user(&user)?;
+            let mut after = resource.clone();
+            set_active(&mut after, user.active());
+            let event = self.event(actor, "user_create", &user, diff(&json!({}), &after), &normalized.ignored, 201);
+            tx.append_event(&event)?;
+            Ok(user)
+        })
+    }
+
+    /// `PUT /Users/{id}`: the body replaces every writable attribute.
+    pub fn replace_user(&self, actor: &Actor, id: &str, body: &Value) -> Result<Written, DirectoryError> {
+        let result = self.try_replace(actor, id, body);
+        if let Err(e) = &result {
+            self.log_failure(actor, "user_update", Some(id), body.get("userName").and_then(Value::as_str), e);
+        }
+        result
+    }
+
+    fn try_replace(&self, actor: &Actor, id: &str, body: &Value) -> Result<Written, DirectoryError> {
+        let normalized = normalize(&USER, body)?;
+        let mut resource = normalized.resource;
+        let active = take_active(&mut resource);
+        let validated = validate_user(actor.org.username_policy, &resource)?;
+        let ignored = normalized.ignored;
+        store::write(self.store.as_ref(), |tx| {
+            let current = load(tx, actor.org.id, id)?;
+            self.commit_update(tx, actor, current, resource.clone(), active, &validated, &ignored)
+        })
+    }
+
+    /// `PATCH /Users/{id}`.
+    pub fn patch_user(&self, actor: &Actor, id: &str, patch: &PatchRequest) -> Result<Written, DirectoryError> {
+        let result = self.try_patch(actor, id, patch);
+        if let Err(e) = &result {
+            self.log_failure(actor, "user_update", Some(id), None, e);
+        }
+        result
+    }
+
+    fn try_patch(&self, actor: &Actor, id: &str, patch: &PatchRequest) -> Result<Written, DirectoryError> {
+        store::write(self.store.as_ref(), |tx| {
+            let current = load(tx, actor.org.id, id)?;
+            let mut before = current.scim.clone();
+            set_active(&mut before, current.active());
+            if let Some(obj) = before.as_object_mut() {
+                obj.insert("id".into(), Value::String(current.id.clone()));
+            }
+            let outcome = patch.apply(&before, &USER)?;
+            if !outcome.changed {
+                return Ok(Written { user: current, changed: false });
+            }
+            let mut resource = outcome.resource;
+            let active = take_active(&mut resource);
+            let validated = validate_user(actor.org.username_policy, &resource)?;
+            self.commit_update(tx, actor, current, resource, active, &validated, &outcome.ignored)
+        })
+    }
+
+    /// Writes an update (if anything changed) and its event.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_update(
+        &self,
+        tx: &mut dyn Tx,
+        actor: &Actor,
+        current: UserRecord,
+        resource: Value,
+        active: Option<bool>,
+        validated: &ValidatedUser,
+        ignored: &[String],
+    ) -> Result<Written, DirectoryError> {
+        let state = match active {
+            Some(false) => UserState::Suspended,
+            Some(true) if current.state == UserState::Suspended => UserState::Activated,
+            _ => current.state,
+        };
+        if resource == current.scim && state == current.state {
+            return Ok(Written { user: current, changed: false });
+        }
+        check_manager(tx, actor.org.id, &resource, Some(&current.id))?;
+        check_unique(tx, actor.org.id, validated, &resource, Some(&current.id))?;
+        let mut user = current.clone();
+        user.user_name = user_name_of(&resource);
+        user.username = validated.username.clone();
+        user.email = validated.email.clone();
+        user.external_id = str_of(&resource, "externalId");
+        user.employee_identifier = employee_number(&resource);
+        user.manager_id = manager_of(&resource);
+        user.state = state;
+        user.fields = directory_fields(&resource);
+        user.scim = resource;
+        user.last_modified = now_rfc3339();
+        user.version = current.version + 1;
+        tx.update_user(&user)?;
+        let mut before = current.scim.clone();
+        set_active(&mut before, current.active());
+        let mut after = user.scim.clone();
+        set_active(&mut after, user.active());
+        let event_type = match (current.state == UserState::Suspended, user.state == UserState::Suspended) {
+            (false, true) => "user_suspended",
+            (true, false) => "user_unsuspended",
+            _ => "user_update",
+        };
+        let event = self.event(actor, event_type, &user, diff(&before, &after), ignored, 200);
+        tx.append_event(&event)?;
+        Ok(Written { user, changed: true })
+    }
+
+    /// `DELETE /Users/{id}`: permanent. Users it managed lose their manager.
+    pub fn delete_user(&self, actor: &Actor, id: &str) -> Result<(), DirectoryError> {
+        let result = store::write(self.store.as_ref(), |tx| {
+            let user = load(tx, actor.org.id, id)?;
+            tx.delete_user(actor.org.id, id)?;
+            tx.clear_manager_references(actor.org.id, id)?;
+            let mut before = user.scim.clone();
+            set_active(&mut before, user.active());
+            let event = self.event(actor, "user_delete", &user, diff(&before, &json!({})), &[], 204);
+            tx.append_event(&event)?;
+            Ok(())
+        });
+        if let Err(e) = &result {
+            self.log_failure(actor, "user_delete", Some(id), None, e);
+        }
+        result
+    }
+
+    /// A user of `org` by id.
+    pub fn get_user(&self, org_id: i64, id: &str) -> Result<UserRecord, DirectoryError> {
+        store::read(self.store.as_ref(), |tx| load(tx, org_id, id))
+    }
+
+    /// A page of users of `org` and the total number of matches.
+    pub fn list_users(&self, org_id: i64, query: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
+        store::read(self.store.as_ref(), |tx| tx.query_users(org_id, query))
+    }
+
+    fn event(
+        &self,
+        actor: &Actor,
+        event_type: &str,
+        user: &UserRecord,
+        changes: Value,
+        ignored: &[String],
+        status: u16,
+    ) -> Event {
+        Event {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: now_rfc3339(),
+            org_id: actor.org.id,
+            actor: actor.label(),
+            source: actor.source.clone(),
+            event_type: event_type.to_string(),
+            resource_type: "User".into(),
+            resource_id: Some(user.id.clone()),
+            resource_name: Some(user.user_name.clone()),
+            changes,
+            ignored: ignored.to_vec(),
+            status,
+            error: None,
+        }
+    }
+
+    /// Records a failed request in its own transaction (the failed one was rolled back).
+    fn log_failure(&self, actor: &Actor, event_type: &str, id: Option<&str>, name: Option<&str>, err: &DirectoryError) {
+        let scim = err.to_scim();
+        let event = Event {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: now_rfc3339(),
+            org_id: actor.org.id,
+            actor: actor.label(),
+            source: actor.source.clone(),
+            event_type: event_type.to_string(),
+            resource_type: "User".into(),
+            resource_id: id.map(str::to_string),
+            resource_name: name.map(str::to_string),
+            changes: json!([]),
+            ignored: vec![],
+            status: scim.status,
+            error: Some(scim.detail),
+        };
+        // Logging a failure must not turn it into another failure.
+        let _ = store::write(self.store.as_ref(), |tx| tx.append_event(&event));
+    }
+}
+
+/// Renders a stored user as a SCIM resource.
+pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
+    let mut out = Map::new();
+    let mut schemas = vec![Value::String(USER_SCHEMA_URN.into())];
+    if user.scim.get(ENTERPRISE_USER_SCHEMA_URN).is_some() {
+        schemas.push(Value::String(ENTERPRISE_USER_SCHEMA_URN.into()));
+    }
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), Value::String(user.id.clone()));
+    if let Some(obj) = user.scim.as_object() {
+        for (k, v) in obj {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out.insert("active".into(), Value::Bool(user.active()));
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": user.created,
+            "lastModified": user.last_modified,
+            "location": format!("{base_url}/Users/{}", user.id),
+            "version": format!("W/\"{}\"", user.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+fn load(tx: &mut dyn Tx, org_id: i64, id: &str) -> Result<UserRecord, DirectoryError> {
+    tx.user_by_id(org_id, id)?.ok_or_else(|| DirectoryError::NotFound(format!("User {id} not found.")))
+}
+
+fn take_active(resource: &mut Value) -> Option<bool> {
+    resource.as_object_mut().and_then(|o| o.remove("active")).and_then(|v| v.as_bool())
+}
+
+fn set_active(resource: &mut Value, active: bool) {
+    if let Some(o) = resource.as_object_mut() {
+        o.insert("active".into(), Value::Bool(active));
+    }
+}
+
+fn str_of(resource: &Value, key: &str) -> Option<String> {
+    resource.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn user_name_of(resource: &Value) -> String {
+    str_of(resource, "userName").unwrap_or_default()
+}
+
+fn employee_number(resource: &Value) -> Option<String> {
+    resource.get(ENTERPRISE_USER_SCHEMA_URN).and_then(|e| e.get("employeeNumber")).and_then(Value::as_str).map(str::to_string)
+}
+
+fn manager_of(resource: &Value) -> Option<String> {
+    resource
+        .get(ENTERPRISE_USER_SCHEMA_URN)
+        .and_then(|e| e.get("manager"))
+        .and_then(|m| m.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A manager must be another user of the same organisation.
+fn check_manager(tx: &mut dyn Tx, org_id: i64, resource: &Value, self_id: Option<&str>) -> Result<(), DirectoryError> {
+    let Some(manager) = manager_of(resource) else { return Ok(()) };
+    if Some(manager.as_str()) == self_id {
+        return Err(ScimError::invalid_value("A user cannot be their own manager.").into());
+    }
+    if tx.user_by_id(org_id, &manager)?.is_none() {
+        return Err(ScimError::invalid_value(format!(
+            "manager \"{manager}\" is not a user of this organisation. Provision the manager first; Entra ID \
+             sends the manager in a second pass once both users exist."
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn check_unique(
+    tx: &mut dyn Tx,
+    org_id: i64,
+    validated: &ValidatedUser,
+    resource: &Value,
+    except: Option<&str>,
+) -> Result<(), DirectoryError> {
+    if let Some(holder) = tx.unique_holder(org_id, UniqueField::Username, &validated.username, except)? {
+        return Err(DirectoryError::Conflict(format!(
+            "userName \"{}\" is already taken in this organisation (by user {holder}). Usernames are unique and \
+             compared case-insensitively.",
+            user_name_of(resource)
+        )));
+    }
+    if let Some(email) = &validated.email {
+        if let Some(holder) = tx.unique_holder(org_id, UniqueField::Email, email, except)? {
+            return Err(DirectoryError::Conflict(format!(
+                "email \"{email}\" already belongs to another user of this organisation (user {holder}). Emails \
+                 are unique."
+            )));
+        }
+    }
+    if let Some(emp) = employee_number(resource) {
+        if let Some(holder) = tx.unique_holder(org_id, UniqueField::EmployeeIdentifier, &emp, except)? {
+            return Err(DirectoryError::Conflict(format!(
+                "employeeNumber \"{emp}\" already belongs to another user of this organisation (user {holder}). \
+                 The employee identifier is unique."
+            )));
+        }
+    }
+    Ok(())
+}

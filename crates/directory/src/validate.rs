@@ -1,0 +1,159 @@
+//! The directory rules of `spec/product.md` §3. Every error says what to
+//! change in the identity provider.
+
+use crate::mapping::{self, FIELDS};
+use crate::model::UsernamePolicy;
+use scim::ScimError;
+use serde_json::Value;
+
+/// The directory username for a SCIM `userName` under `policy`.
+pub fn directory_username(policy: UsernamePolicy, user_name: &str) -> Result<String, ScimError> {
+    if user_name.is_empty() {
+        return Err(ScimError::invalid_value("userName is required and may not be empty."));
+    }
+    if user_name.chars().count() > 1024 {
+        return Err(ScimError::invalid_value("userName is longer than 1024 characters; shorten it in the source."));
+    }
+    match policy {
+        UsernamePolicy::Rfc => {
+            if user_name.chars().any(char::is_control) {
+                return Err(ScimError::invalid_value("userName may not contain control characters."));
+            }
+            Ok(user_name.to_string())
+        }
+        UsernamePolicy::Strict => {
+            if user_name.contains('@') {
+                return Err(ScimError::invalid_value(format!(
+                    "userName \"{user_name}\" is an email address, and a Roster username may not be one: it becomes \
+                     the account name on devices. In Entra ID, edit the provisioning attribute mapping and map \
+                     mailNickname (not userPrincipalName) to userName; or set this organisation's username policy \
+                     to email-local-part."
+                )));
+            }
+            strict_rules(user_name, user_name)
+        }
+        UsernamePolicy::EmailLocalPart => {
+            let local = user_name.split_once('@').map(|(l, _)| l).unwrap_or(user_name);
+            strict_rules(local, user_name)
+        }
+    }
+}
+
+fn strict_rules(username: &str, sent: &str) -> Result<String, ScimError> {
+    let mut chars = username.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_ok {
+        return Err(ScimError::invalid_value(format!(
+            "userName \"{sent}\" must start with a letter (A–Z). Change the value mapped to userName in the \
+             identity provider (Entra ID: mailNickname is recommended)."
+        )));
+    }
+    if let Some(bad) = username.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(ScimError::invalid_value(format!(
+            "userName \"{sent}\" contains {bad:?}; a Roster username may hold only letters, digits, '.', '_' and \
+             '-' (no spaces). Change the value mapped to userName in the identity provider (Entra ID: mailNickname \
+             is recommended)."
+        )));
+    }
+    Ok(username.to_string())
+}
+
+/// Checks a normalised SCIM user: the username policy, a valid company email
+/// (required unless the policy is `rfc`), and the length limits.
+pub fn validate_user(policy: UsernamePolicy, user: &Value) -> Result<ValidatedUser, ScimError> {
+    let Some(user_name) = user.get("userName").and_then(Value::as_str) else {
+        return Err(ScimError::invalid_value(
+            "userName is required. In Entra ID, map mailNickname to userName in the provisioning attribute mapping.",
+        ));
+    };
+    let username = directory_username(policy, user_name)?;
+    let email = match mapping::company_email(user) {
+        Some(e) => {
+            if !is_email(e) {
+                return Err(ScimError::invalid_value(format!(
+                    "emails value \"{e}\" is not a valid email address. In Entra ID, map userPrincipalName (or mail) \
+                     to emails[type eq \"work\"].value."
+                )));
+            }
+            Some(e.to_lowercase())
+        }
+        None if policy == UsernamePolicy::Rfc => None,
+        None => {
+            return Err(ScimError::invalid_value(
+                "A work email is required: Roster users sign in with their company email. In Entra ID, map \
+                 userPrincipalName (or mail) to emails[type eq \"work\"].value.",
+            ))
+        }
+    };
+    for f in FIELDS {
+        if let Some(v) = f.value(user) {
+            if v.chars().count() > f.max_len {
+                return Err(ScimError::invalid_value(format!(
+                    "{} is longer than {} characters (directory field {}); shorten it in the source.",
+                    f.scim_path, f.max_len, f.field
+                )));
+            }
+        }
+    }
+    Ok(ValidatedUser { username, email })
+}
+
+/// What validation derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedUser {
+    pub username: String,
+    pub email: Option<String>,
+}
+
+/// A plain address check: one `@`, a non-empty local part, a dotted or
+/// single-label domain, no spaces or control characters.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !local.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.chars().count() <= 1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strict_policy_names_the_entra_fix() {
+        let e = directory_username(UsernamePolicy::Strict, "jdoe@contoso.com").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.detail.contains("mailNickname"), "{}", e.detail);
+        assert!(e.detail.contains("email address"));
+        assert!(directory_username(UsernamePolicy::Strict, "1abc").unwrap_err().detail.contains("start with a letter"));
+        assert!(directory_username(UsernamePolicy::Strict, "j doe").is_err());
+        assert_eq!(directory_username(UsernamePolicy::Strict, "j.doe_2-x").unwrap(), "j.doe_2-x");
+    }
+
+    #[test]
+    fn other_policies() {
+        assert_eq!(directory_username(UsernamePolicy::EmailLocalPart, "jdoe@contoso.com").unwrap(), "jdoe");
+        assert!(directory_username(UsernamePolicy::EmailLocalPart, "j doe@contoso.com").is_err());
+        assert_eq!(
+            directory_username(UsernamePolicy::Rfc, "5f0c-uuid @ anything").unwrap(),
+            "5f0c-uuid @ anything"
+        );
+        assert!(directory_username(UsernamePolicy::Rfc, "a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn email_required_unless_rfc() {
+        let u = json!({"userName": "jdoe"});
+        assert!(validate_user(UsernamePolicy::Strict, &u).unwrap_err().detail.contains("work email"));
+        assert_eq!(validate_user(UsernamePolicy::Rfc, &u).unwrap().email, None);
+        let u = json!({"userName": "jdoe", "emails": [{"value": "not-an-email", "type": "work"}]});
+        assert!(validate_user(UsernamePolicy::Strict, &u).is_err());
+        let u = json!({"userName": "jdoe", "emails": [{"value": "JDoe@X.com", "type": "work"}],
+                       "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "9".repeat(257)}});
+        assert!(validate_user(UsernamePolicy::Strict, &u).unwrap_err().detail.contains("256"));
+    }
+}

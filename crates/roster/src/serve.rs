@@ -1,0 +1,71 @@
+//! `roster serve`: open the store, bootstrap an empty database, serve until
+//! SIGTERM or Ctrl-C.
+
+use crate::cli::{open_store, ServeArgs};
+use anyhow::{Context, Result};
+use directory::admin;
+use server::{AppState, ServerConfig};
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    init_tracing();
+    let store = open_store(&args.db.database)?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let config = ServerConfig::new(&public_url);
+
+    // On an empty database only: the first organisation and its Secret Token.
+    let bootstrap_token = std::env::var("ROSTER_BOOTSTRAP_TOKEN").ok().filter(|t| !t.is_empty());
+    if let Some((org, key)) = admin::bootstrap(store.as_ref(), bootstrap_token)? {
+        println!("Roster created the organisation \"{}\" and a provisioning key.", org.name);
+        println!();
+        println!("  Tenant URL:    {}", config.scim_base());
+        println!("  Secret Token:  {}", key.token);
+        println!();
+        println!("Paste both into Entra ID (Enterprise application → Provisioning → Admin Credentials)");
+        println!("and click Test Connection. The token is shown only this once.");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+        tracing::info!(listen = %args.listen, tenant_url = %config.scim_base(), "roster is serving");
+        let state = AppState::new(store, config);
+        server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+        tracing::info!("roster stopped");
+        Ok(())
+    })
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("ROSTER_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

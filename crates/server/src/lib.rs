@@ -1,0 +1,100 @@
+//! Roster's HTTP layer: a thin axum shell around the directory core.
+//!
+//! * `/scim/v2/…`: SCIM 2.0 (discovery, Users), authenticated by API key.
+//! * `/healthz`: liveness.
+//!
+//! Every SCIM answer is `application/scim+json`; every failure is a SCIM
+//! error body. Status codes are chosen here and nowhere else.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
+mod auth;
+mod body;
+mod error;
+mod logging;
+mod paths;
+mod scim_routes;
+
+use axum::Router;
+use directory::{Directory, Store};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+
+/// The largest request body accepted (Entra sends far less).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base for Tenant URLs, `Location` and `meta.location`, without a trailing slash.
+    pub public_url: String,
+    pub list_limits: scim::list::ListLimits,
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    pub fn new(public_url: &str) -> Self {
+        ServerConfig {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            list_limits: scim::list::ListLimits::default(),
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+    /// The SCIM base URL: the Tenant URL an admin pastes into Entra.
+    pub fn scim_base(&self) -> String {
+        format!("{}/scim/v2", self.public_url)
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub directory: Directory,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        AppState { directory: Directory::new(store), config: Arc::new(config) }
+    }
+
+    /// Runs blocking directory work off the async workers.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Directory) -> Result<T, directory::DirectoryError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let dir = self.directory.clone();
+        match tokio::task::spawn_blocking(move || work(&dir)).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(join) => {
+                tracing::error!(error = %join, "directory task failed");
+                Err(ApiError(scim::ScimError::status(500, "Internal error; the request was not applied.")))
+            }
+        }
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .nest("/scim/v2", scim_routes::routes())
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(logging::log_request))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Rewriting must happen before routing, so the layer wraps the router.
+    let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(paths::rewrite), router(state));
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
