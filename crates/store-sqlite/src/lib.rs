@@ -1,0 +1,136 @@
+//! Roster's SQLite storage: [`SqliteStore`] implements [`directory::Store`]
+//! and [`directory::Tx`] with rusqlite.
+//!
+//! One writer connection behind a mutex runs every write in `BEGIN IMMEDIATE`
+//! (so writers queue on SQLite's lock, also across processes); reads take a
+//! pooled connection and run in a deferred transaction, a WAL snapshot.
+//! All SQL of the project lives in this crate.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod conn;
+mod functions;
+mod migrate;
+mod query;
+mod tx;
+
+pub use conn::{Location, SYNCHRONOUS};
+pub use query::LookupPlan;
+
+use directory::{DirectoryError, Store, Tx};
+use rusqlite::Connection;
+use std::sync::{Mutex, MutexGuard};
+
+/// The most idle read connections kept; more are opened under load and closed after.
+const MAX_IDLE_READERS: usize = 8;
+
+/// A SQLite database holding one or more organisations.
+pub struct SqliteStore {
+    location: Location,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+// The server shares one store between threads.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SqliteStore>();
+};
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database named by `url`:
+    /// `sqlite://roster.db`, `sqlite:roster.db`, `sqlite:///abs/path.db`, a
+    /// plain path, or `sqlite::memory:` (a private temporary file, deleted
+    /// when the store is dropped, so that all connections see one database).
+    pub fn open(url: &str) -> Result<SqliteStore, DirectoryError> {
+        let location = Location::parse(url)?;
+        let mut writer = conn::open(location.path(), false)?;
+        migrate::migrate(&mut writer)?;
+        Ok(SqliteStore { location, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+    }
+
+    /// Where the database lives.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The schema version (`PRAGMA user_version`) of the open database.
+    pub fn schema_version(&self) -> Result<u32, DirectoryError> {
+        let conn = self.lock_writer()?;
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(conn::db_error)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the user lookups that `query_users` pushes down
+    /// to an index (by `userName`, `externalId`, `id` and email), with their SQL.
+    pub fn explain_lookup_plans(&self) -> Result<Vec<LookupPlan>, DirectoryError> {
+        let conn = self.lock_writer()?;
+        query::explain_lookup_plans(&conn)
+    }
+
+    /// The writer, rolled back to a clean state if a panic left it inside a transaction.
+    fn lock_writer(&self) -> Result<MutexGuard<'_, Connection>, DirectoryError> {
+        let guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !guard.is_autocommit() {
+            guard.execute_batch("ROLLBACK").map_err(conn::db_error)?;
+        }
+        Ok(guard)
+    }
+
+    fn take_reader(&self) -> Result<Connection, DirectoryError> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => conn::open(self.location.path(), true),
+        }
+    }
+
+    fn return_reader(&self, c: Connection) {
+        // A connection still inside a transaction (a failed COMMIT/ROLLBACK) is not reused.
+        if !c.is_autocommit() {
+            return;
+        }
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(c);
+        }
+    }
+}
+
+/// Runs `work` inside an already begun transaction and ends it: COMMIT on
+/// `Ok`, ROLLBACK otherwise (the work's error wins over a rollback error).
+fn run_in_tx(
+    c: &Connection,
+    work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
+) -> Result<(), DirectoryError> {
+    let mut tx = tx::SqliteTx::new(c);
+    match work(&mut tx) {
+        Ok(()) => match c.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = c.execute_batch("ROLLBACK");
+                Err(conn::db_error(e))
+            }
+        },
+        Err(e) => {
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+            Err(e)
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
+        let writer = self.lock_writer()?;
+        writer.execute_batch("BEGIN IMMEDIATE").map_err(conn::db_error)?;
+        run_in_tx(&writer, work)
+    }
+
+    fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
+        let reader = self.take_reader()?;
+        let result = reader.execute_batch("BEGIN").map_err(conn::db_error).and_then(|()| run_in_tx(&reader, work));
+        self.return_reader(reader);
+        result
+    }
+}

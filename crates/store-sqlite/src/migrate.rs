@@ -1,0 +1,33 @@
+//! Schema migrations: numbered SQL files in `migrations/`, applied in order
+//! and recorded in `PRAGMA user_version`.
+//!
+//! Several processes may open a fresh database at once (the server and a CLI
+//! command), so the check-and-apply runs in one `BEGIN IMMEDIATE` transaction:
+//! the first opener migrates, the others wait and then find nothing to do.
+
+use crate::conn::db_error;
+use directory::DirectoryError;
+use rusqlite::Connection;
+
+/// `(version, SQL)`, in order. Never edit a released migration; add one.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+/// Brings the database up to the newest schema.
+pub fn migrate(conn: &mut Connection) -> Result<(), DirectoryError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_error)?;
+    let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_error)?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(DirectoryError::Store(format!(
+            "the database schema is version {current}, newer than this build knows ({newest}); upgrade Roster"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.execute_batch(sql).map_err(|e| match db_error(e) {
+            DirectoryError::Store(d) => DirectoryError::Store(format!("migration {version}: {d}")),
+            other => other,
+        })?;
+        tx.execute_batch(&format!("PRAGMA user_version = {version}")).map_err(db_error)?;
+    }
+    tx.commit().map_err(db_error)
+}

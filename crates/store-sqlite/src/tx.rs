@@ -1,0 +1,500 @@
+//! [`SqliteTx`]: the [`Tx`] operations as SQL, run on a connection that the
+//! store has already put inside a transaction.
+
+use crate::conn::{db_error, unique_violation};
+use crate::query::{self, Param};
+use directory::events::Event;
+use directory::keys::ApiKeyRecord;
+use directory::store::{UniqueField, UserQuery};
+use directory::{DirectoryError, Org, Role, Tx, UserRecord, UserState, UsernamePolicy};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
+use serde_json::Value;
+
+pub struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> SqliteTx<'c> {
+    pub fn new(conn: &'c Connection) -> Self {
+        SqliteTx { conn }
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> DirectoryError {
+    DirectoryError::Store(format!("unexpected {what} {value:?} in the database"))
+}
+
+fn json_text(v: &Value) -> Result<String, DirectoryError> {
+    serde_json::to_string(v).map_err(|e| DirectoryError::Store(e.to_string()))
+}
+
+fn json_from(row: &Row<'_>, i: usize) -> Result<Value, DirectoryError> {
+    let text = row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?;
+    serde_json::from_str(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
+}
+
+const ORG_COLUMNS: &str = "id, name, username_policy, scim_default_state, created";
+
+fn org_from_row(row: &Row<'_>) -> Result<Org, DirectoryError> {
+    let policy: String = row.get(2).map_err(db_error)?;
+    let state: String = row.get(3).map_err(db_error)?;
+    Ok(Org {
+        id: row.get(0).map_err(db_error)?,
+        name: row.get(1).map_err(db_error)?,
+        username_policy: UsernamePolicy::parse(&policy).ok_or_else(|| corrupt("username policy", &policy))?,
+        scim_default_state: UserState::parse(&state).ok_or_else(|| corrupt("user state", &state))?,
+        created: row.get(4).map_err(db_error)?,
+    })
+}
+
+const KEY_COLUMNS: &str = "id, org_id, name, role, principal, token_hash, token_hint, created, expires_at, revoked_at";
+
+fn key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, DirectoryError> {
+    let role: String = row.get(3).map_err(db_error)?;
+    Ok(ApiKeyRecord {
+        id: row.get(0).map_err(db_error)?,
+        org_id: row.get(1).map_err(db_error)?,
+        name: row.get(2).map_err(db_error)?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        principal: row.get(4).map_err(db_error)?,
+        token_hash: row.get(5).map_err(db_error)?,
+        token_hint: row.get(6).map_err(db_error)?,
+        created: row.get(7).map_err(db_error)?,
+        expires_at: row.get(8).map_err(db_error)?,
+        revoked_at: row.get(9).map_err(db_error)?,
+    })
+}
+
+/// Reads a row selected with [`query::USER_COLUMNS`].
+fn user_from_row(row: &Row<'_>) -> Result<UserRecord, DirectoryError> {
+    let state = row.get_ref(8).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?;
+    let state = UserState::parse(state).ok_or_else(|| corrupt("user state", state))?;
+    Ok(UserRecord {
+        id: row.get(0).map_err(db_error)?,
+        org_id: row.get(1).map_err(db_error)?,
+        user_name: row.get(2).map_err(db_error)?,
+        username: row.get(3).map_err(db_error)?,
+        email: row.get(4).map_err(db_error)?,
+        external_id: row.get(5).map_err(db_error)?,
+        employee_identifier: row.get(6).map_err(db_error)?,
+        manager_id: row.get(7).map_err(db_error)?,
+        state,
+        activated: row.get(9).map_err(db_error)?,
+        password_expired: row.get(10).map_err(db_error)?,
+        scim: json_from(row, 11)?,
+        fields: json_from(row, 12)?,
+        created: row.get(13).map_err(db_error)?,
+        last_modified: row.get(14).map_err(db_error)?,
+        version: row.get(15).map_err(db_error)?,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "id, at, org_id, actor, source, event_type, resource_type, resource_id, resource_name, changes, ignored, status, error";
+
+fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
+    let ignored = json_from(row, 10)?;
+    Ok(Event {
+        id: row.get(0).map_err(db_error)?,
+        at: row.get(1).map_err(db_error)?,
+        org_id: row.get(2).map_err(db_error)?,
+        actor: row.get(3).map_err(db_error)?,
+        source: row.get(4).map_err(db_error)?,
+        event_type: row.get(5).map_err(db_error)?,
+        resource_type: row.get(6).map_err(db_error)?,
+        resource_id: row.get(7).map_err(db_error)?,
+        resource_name: row.get(8).map_err(db_error)?,
+        changes: json_from(row, 9)?,
+        ignored: serde_json::from_value(ignored).map_err(|e| DirectoryError::Store(e.to_string()))?,
+        status: row.get(11).map_err(db_error)?,
+        error: row.get(12).map_err(db_error)?,
+    })
+}
+
+/// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
+fn user_write_error(e: rusqlite::Error, user: &UserRecord) -> DirectoryError {
+    let Some(columns) = unique_violation(&e) else { return db_error(e) };
+    let detail = if columns.contains("users.username_folded") {
+        format!("userName \"{}\" is already taken in this organisation.", user.user_name)
+    } else if columns.contains("users.email") {
+        format!(
+            "email \"{}\" is already used by another user in this organisation.",
+            user.email.as_deref().unwrap_or("")
+        )
+    } else if columns.contains("users.employee_identifier") {
+        format!(
+            "employeeNumber \"{}\" is already used by another user in this organisation.",
+            user.employee_identifier.as_deref().unwrap_or("")
+        )
+    } else if columns.contains("users.id") {
+        format!("A user with id \"{}\" already exists.", user.id)
+    } else {
+        format!("A unique value is already taken ({columns}).")
+    };
+    DirectoryError::Conflict(detail)
+}
+
+/// Every email value of a SCIM user, folded, without duplicates.
+fn email_values(scim: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(items) = scim.get("emails").and_then(Value::as_array) {
+        for item in items {
+            let value = item.get("value").or(if item.is_string() { Some(item) } else { None });
+            if let Some(v) = value.and_then(Value::as_str) {
+                let folded = v.to_lowercase();
+                if !out.contains(&folded) {
+                    out.push(folded);
+                }
+            }
+        }
+    }
+    out
+}
+
+impl SqliteTx<'_> {
+    /// Rewrites the `user_emails` rows of a user.
+    fn sync_emails(&self, user: &UserRecord) -> Result<(), DirectoryError> {
+        self.conn
+            .prepare_cached("DELETE FROM user_emails WHERE user_id = ?")
+            .and_then(|mut s| s.execute([&user.id]))
+            .map_err(db_error)?;
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (?, ?, ?)")
+            .map_err(db_error)?;
+        for value in email_values(&user.scim) {
+            insert.execute(params![user.org_id, user.id, value]).map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    fn query_one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnOnce(&Row<'_>) -> Result<T, DirectoryError>,
+    ) -> Result<Option<T>, DirectoryError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(db_error)?;
+        let mut rows = stmt.query(params).map_err(db_error)?;
+        match rows.next().map_err(db_error)? {
+            Some(row) => read(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn query_all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl Fn(&Row<'_>) -> Result<T, DirectoryError>,
+    ) -> Result<Vec<T>, DirectoryError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(db_error)?;
+        let mut rows = stmt.query(params).map_err(db_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(db_error)? {
+            out.push(read(row)?);
+        }
+        Ok(out)
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    /// Inserts an organisation; its `id` is assigned by the database (the given one is ignored).
+    fn insert_org(&mut self, org: &Org) -> Result<i64, DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO orgs (name, username_policy, scim_default_state, created) VALUES (?, ?, ?, ?)")
+            .map_err(db_error)?;
+        stmt.execute(params![org.name, org.username_policy.as_str(), org.scim_default_state.as_str(), org.created])
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => DirectoryError::Conflict(format!("An organisation named \"{}\" already exists.", org.name)),
+                None => db_error(e),
+            })?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn org_by_name(&mut self, name: &str) -> Result<Option<Org>, DirectoryError> {
+        self.query_one(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE name = ?"), [name], org_from_row)
+    }
+
+    fn org_by_id(&mut self, id: i64) -> Result<Option<Org>, DirectoryError> {
+        self.query_one(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?"), [id], org_from_row)
+    }
+
+    fn list_orgs(&mut self) -> Result<Vec<Org>, DirectoryError> {
+        self.query_all(&format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY id"), [], org_from_row)
+    }
+
+    fn update_org(&mut self, org: &Org) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE orgs SET name = ?, username_policy = ?, scim_default_state = ? WHERE id = ?")
+            .map_err(db_error)?;
+        let n = stmt
+            .execute(params![org.name, org.username_policy.as_str(), org.scim_default_state.as_str(), org.id])
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => DirectoryError::Conflict(format!("An organisation named \"{}\" already exists.", org.name)),
+                None => db_error(e),
+            })?;
+        if n == 0 {
+            return Err(DirectoryError::NotFound(format!("Organisation {} not found.", org.id)));
+        }
+        Ok(())
+    }
+
+    fn insert_api_key(&mut self, key: &ApiKeyRecord) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+            .map_err(db_error)?;
+        stmt.execute(params![
+            key.id,
+            key.org_id,
+            key.name,
+            key.role.as_str(),
+            key.principal,
+            key.token_hash,
+            key.token_hint,
+            key.created,
+            key.expires_at,
+            key.revoked_at
+        ])
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => {
+                DirectoryError::Conflict(format!("An API key with id \"{}\" or the same token already exists.", key.id))
+            }
+            None => db_error(e),
+        })?;
+        Ok(())
+    }
+
+    fn api_key_by_hash(&mut self, token_hash: &str) -> Result<Option<ApiKeyRecord>, DirectoryError> {
+        self.query_one(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE token_hash = ?"), [token_hash], key_from_row)
+    }
+
+    fn list_api_keys(&mut self, org_id: i64) -> Result<Vec<ApiKeyRecord>, DirectoryError> {
+        self.query_all(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = ? ORDER BY created, id"),
+            [org_id],
+            key_from_row,
+        )
+    }
+
+    fn revoke_api_key(&mut self, org_id: i64, key_id: &str, at: &str) -> Result<bool, DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL")
+            .map_err(db_error)?;
+        Ok(stmt.execute(params![at, org_id, key_id]).map_err(db_error)? > 0)
+    }
+
+    fn user_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<UserRecord>, DirectoryError> {
+        self.query_one(
+            &format!("SELECT {} FROM users u WHERE u.id = ? AND u.org_id = ?", query::USER_COLUMNS),
+            params![id, org_id],
+            user_from_row,
+        )
+    }
+
+    fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
+        let pred = query::predicate(org_id, q.filter);
+        let total: i64 = self
+            .conn
+            .prepare_cached(&query::count_sql(&pred.sql))
+            .and_then(|mut s| s.query_row(query::bind(&pred.params), |r| r.get(0)))
+            .map_err(db_error)?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let offset = q.start_index.saturating_sub(1);
+        if q.count == 0 || offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let (order, order_param) = query::order_by(q.sort_by, q.sort_order);
+        let mut params = pred.params;
+        params.extend(order_param);
+        params.push(Param::Int(i64::try_from(q.count).unwrap_or(i64::MAX)));
+        params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let users = self.query_all(&query::page_sql(&pred.sql, &order), query::bind(&params), user_from_row)?;
+        Ok((total, users))
+    }
+
+    fn unique_holder(
+        &mut self,
+        org_id: i64,
+        field: UniqueField,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<Option<String>, DirectoryError> {
+        let (sql, value) = match field {
+            UniqueField::Username => (
+                "SELECT id FROM users WHERE org_id = ? AND username_folded = ? AND id IS NOT ? LIMIT 1",
+                value.to_lowercase(),
+            ),
+            UniqueField::Email => {
+                ("SELECT id FROM users WHERE org_id = ? AND email = ? AND id IS NOT ? LIMIT 1", value.to_lowercase())
+            }
+            UniqueField::EmployeeIdentifier => (
+                "SELECT id FROM users WHERE org_id = ? AND employee_identifier = ? AND id IS NOT ? LIMIT 1",
+                value.to_string(),
+            ),
+        };
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params![org_id, value, except_id], |r| r.get(0)).optional())
+            .map_err(db_error)
+    }
+
+    fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, email, \
+                 external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, \
+                 created, last_modified, version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(db_error)?;
+        stmt.execute(params![
+            user.id,
+            user.org_id,
+            user.user_name,
+            user.user_name.to_lowercase(),
+            user.username,
+            user.username.to_lowercase(),
+            user.email.as_deref().map(str::to_lowercase),
+            user.external_id,
+            user.employee_identifier,
+            user.manager_id,
+            user.state.as_str(),
+            user.activated,
+            user.password_expired,
+            json_text(&user.scim)?,
+            json_text(&user.fields)?,
+            user.created,
+            user.last_modified,
+            user.version,
+        ])
+        .map_err(|e| user_write_error(e, user))?;
+        self.sync_emails(user)
+    }
+
+    fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE users SET user_name = ?, user_name_folded = ?, username = ?, username_folded = ?, email = ?, \
+                 external_id = ?, employee_identifier = ?, manager_id = ?, state = ?, activated = ?, \
+                 password_expired = ?, scim = ?, fields = ?, created = ?, last_modified = ?, version = ? \
+                 WHERE org_id = ? AND id = ?",
+            )
+            .map_err(db_error)?;
+        let n = stmt
+            .execute(params![
+                user.user_name,
+                user.user_name.to_lowercase(),
+                user.username,
+                user.username.to_lowercase(),
+                user.email.as_deref().map(str::to_lowercase),
+                user.external_id,
+                user.employee_identifier,
+                user.manager_id,
+                user.state.as_str(),
+                user.activated,
+                user.password_expired,
+                json_text(&user.scim)?,
+                json_text(&user.fields)?,
+                user.created,
+                user.last_modified,
+                user.version,
+                user.org_id,
+                user.id,
+            ])
+            .map_err(|e| user_write_error(e, user))?;
+        if n == 0 {
+            return Err(DirectoryError::NotFound(format!("User {} not found.", user.id)));
+        }
+        self.sync_emails(user)
+    }
+
+    fn delete_user(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
+        // user_emails rows go with the user (ON DELETE CASCADE).
+        let mut stmt = self.conn.prepare_cached("DELETE FROM users WHERE org_id = ? AND id = ?").map_err(db_error)?;
+        Ok(stmt.execute(params![org_id, id]).map_err(db_error)? > 0)
+    }
+
+    fn clear_manager_references(&mut self, org_id: i64, manager_id: &str) -> Result<(), DirectoryError> {
+        let managed = self.query_all(
+            "SELECT seq, scim, fields FROM users WHERE org_id = ? AND manager_id = ?",
+            params![org_id, manager_id],
+            |row| Ok((row.get::<_, i64>(0).map_err(db_error)?, json_from(row, 1)?, json_from(row, 2)?)),
+        )?;
+        if managed.is_empty() {
+            return Ok(());
+        }
+        let now = directory::now_rfc3339();
+        let mut update = self
+            .conn
+            .prepare_cached(
+                "UPDATE users SET scim = ?, fields = ?, manager_id = NULL, version = version + 1, last_modified = ? \
+                 WHERE seq = ?",
+            )
+            .map_err(db_error)?;
+        for (seq, mut scim, mut fields) in managed {
+            if let Some(attrs) = scim.as_object_mut() {
+                let ext_key = attrs.keys().find(|k| k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA_URN)).cloned();
+                if let Some(key) = ext_key {
+                    let now_empty = match attrs.get_mut(&key).and_then(Value::as_object_mut) {
+                        Some(ext) => {
+                            ext.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
+                            ext.is_empty()
+                        }
+                        None => false,
+                    };
+                    if now_empty {
+                        attrs.shift_remove(&key);
+                    }
+                }
+            }
+            if let Some(f) = fields.as_object_mut() {
+                f.shift_remove("manager");
+            }
+            update.execute(params![json_text(&scim)?, json_text(&fields)?, now, seq]).map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .map_err(db_error)?;
+        let ignored = serde_json::to_string(&event.ignored).map_err(|e| DirectoryError::Store(e.to_string()))?;
+        stmt.execute(params![
+            event.id,
+            event.at,
+            event.org_id,
+            event.actor,
+            event.source,
+            event.event_type,
+            event.resource_type,
+            event.resource_id,
+            event.resource_name,
+            json_text(&event.changes)?,
+            ignored,
+            event.status,
+            event.error,
+        ])
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    fn recent_events(&mut self, org_id: i64, limit: u64) -> Result<Vec<Event>, DirectoryError> {
+        self.query_all(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE org_id = ? ORDER BY seq DESC LIMIT ?"),
+            params![org_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+            event_from_row,
+        )
+    }
+}
