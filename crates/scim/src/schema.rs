@@ -265,7 +265,7 @@ impl AttrPath {
     /// Returns `None` if a name is empty or holds characters that no
     /// attribute name may hold (RFC 7643 §2.1: `ALPHA *(nameChar)`, `$ref`).
     pub fn parse(text: &str) -> Option<AttrPath> {
-        let (urn, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        let (urn, rest) = if text.len() > 4 && text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             let idx = text.rfind(':')?;
             (Some(text[..idx].to_string()), &text[idx + 1..])
         } else {
@@ -320,6 +320,9 @@ mod tests {
         assert!(AttrPath::parse("1abc").is_none());
         assert!(AttrPath::parse("").is_none());
         assert!(AttrPath::parse("a b").is_none());
+        // Byte 4 inside a multi-byte character must not panic (found by proptest).
+        assert!(AttrPath::parse("%.6Ѩ").is_none());
+        assert!(AttrPath::parse("urnѨ:x").is_none());
     }
 
     #[test]
