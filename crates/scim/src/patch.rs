@@ -11,7 +11,7 @@
 
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::path::{AttrTarget, PatchPath, PathTarget};
-use crate::schema::{coerce_value, normalize, AttrPath, AttrType, Attribute, Mutability, ResourceType, Schema};
+use crate::schema::{coerce_value, normalize, AttrType, Attribute, Mutability, ResourceType, Schema};
 use crate::ScimError;
 use serde_json::{Map, Value};
 
@@ -217,7 +217,7 @@ impl Patcher<'_> {
             Some(s) => format!("{}:{key}", s.id),
             None => key.to_string(),
         };
-        let resolved = AttrPath::parse(key).and_then(|p| {
+        let resolved = crate::path::attr_path(key).and_then(|p| {
             let r = match (scope, &p.urn) {
                 (Some(s), None) => self.rt.resolve(Some(s.id), &p.attr),
                 (Some(_), Some(_)) => None,

@@ -66,14 +66,14 @@ impl PatchPath {
             if trimmed.contains(']') {
                 return Err(bad("it has a ']' without a '['"));
             }
-            let attr = AttrPath::parse(trimmed).ok_or_else(|| bad("it is not an attribute name"))?;
+            let attr = attr_path(trimmed).ok_or_else(|| bad("it is not an attribute name"))?;
             return Ok(PatchPath { text: text.to_string(), attr, filter: None });
         };
         let head = &trimmed[..open];
         let close = matching_bracket(trimmed, open).ok_or_else(|| bad("the '[' is not closed"))?;
         let inner = &trimmed[open + 1..close];
         let tail = &trimmed[close + 1..];
-        let mut attr = AttrPath::parse(head).ok_or_else(|| bad("the part before '[' is not an attribute name"))?;
+        let mut attr = attr_path(head).ok_or_else(|| bad("the part before '[' is not an attribute name"))?;
         if attr.sub_attr.is_some() {
             return Err(bad("a value filter must follow a top-level attribute"));
         }
@@ -149,6 +149,16 @@ impl FromStr for PatchPath {
     type Err = ScimError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         PatchPath::parse(s)
+    }
+}
+
+/// [`AttrPath::parse`], kept away from non-ASCII text: attribute names and
+/// schema URNs are ASCII, and that parser slices by byte.
+pub(crate) fn attr_path(text: &str) -> Option<AttrPath> {
+    if text.is_ascii() {
+        AttrPath::parse(text)
+    } else {
+        None
     }
 }
 

@@ -709,6 +709,10 @@ mod fuzz_like {
             "urn:",
             "a..b",
             "",
+            "Њ2Њ",
+            "émails",
+            "urn:é:x",
+            "emails[value eq \"Jöns\"].value",
         ];
         prop_oneof![
             Just(None),
@@ -724,7 +728,11 @@ mod fuzz_like {
             Just("REMOVE".to_string()),
             "[a-zA-Z]{0,7}",
         ];
-        (op, path(), prop::option::of(json_value())).prop_map(|(op, path, value)| {
+        let value = prop_oneof![
+            4 => json_value(),
+            1 => ("[a-zÉЊü.:]{1,6}", json_value()).prop_map(|(k, v)| json!({ k: v })),
+        ];
+        (op, path(), prop::option::of(value)).prop_map(|(op, path, value)| {
             let mut o = json!({"op": op});
             if let Some(p) = path {
                 o["path"] = json!(p);
