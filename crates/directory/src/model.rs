@@ -108,7 +108,9 @@ impl UserState {
 /// A user as stored.
 ///
 /// `scim` holds the normalised SCIM attributes exactly as the provider sent
-/// them (no `id`, `meta`, `schemas` or `active`): that is what a GET returns.
+/// them (no `id`, `meta` or `schemas`): that is what a GET returns. Its
+/// `active`, when present, is what the client last wrote; the truth is
+/// `state` (see [`UserRecord::active`]).
 /// The directory fields (`username`, `email`, …) are derived from it by
 /// [`crate::mapping`] on every write; they are what uniqueness and the rest of
 /// the directory use.

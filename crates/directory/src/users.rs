@@ -59,8 +59,8 @@ impl Directory {
 
     fn try_create(&self, actor: &Actor, body: &Value) -> Result<UserRecord, DirectoryError> {
         let normalized = normalize(&USER, body)?;
-        let mut resource = normalized.resource;
-        let active = take_active(&mut resource).unwrap_or(true);
+        let resource = normalized.resource;
+        let active = active_of(&resource).unwrap_or(true);
         let validated = validate_user(actor.org.username_policy, &resource)?;
         let org = &actor.org;
         store::write(self.store.as_ref(), |tx| {
@@ -86,9 +86,9 @@ impl Directory {
                 version: 1,
             };
             tx.insert_user(&user)?;
-            let mut after = resource.clone();
-            set_active(&mut after, user.active());
-            let event = self.event(actor, "user_create", &user, diff(&json!({}), &after), &normalized.ignored, 201);
+            let mut changes = diff(&json!({}), &resource);
+            push_state_change(&mut changes, None, &user);
+            let event = self.event(actor, "user_create", &user, changes, &normalized.ignored, 201);
             tx.append_event(&event)?;
             Ok(user)
         })
@@ -105,8 +105,8 @@ impl Directory {
 
     fn try_replace(&self, actor: &Actor, id: &str, body: &Value) -> Result<Written, DirectoryError> {
         let normalized = normalize(&USER, body)?;
-        let mut resource = normalized.resource;
-        let active = take_active(&mut resource);
+        let resource = normalized.resource;
+        let active = active_of(&resource);
         let validated = validate_user(actor.org.username_policy, &resource)?;
         let ignored = normalized.ignored;
         store::write(self.store.as_ref(), |tx| {
@@ -127,8 +127,7 @@ impl Directory {
     fn try_patch(&self, actor: &Actor, id: &str, patch: &PatchRequest) -> Result<Written, DirectoryError> {
         store::write(self.store.as_ref(), |tx| {
             let current = load(tx, actor.org.id, id)?;
-            let mut before = current.scim.clone();
-            set_active(&mut before, current.active());
+            let mut before = scim_with_state(&current);
             if let Some(obj) = before.as_object_mut() {
                 obj.insert("id".into(), Value::String(current.id.clone()));
             }
@@ -136,8 +135,8 @@ impl Directory {
             if !outcome.changed {
                 return Ok(Written { user: current, changed: false });
             }
-            let mut resource = outcome.resource;
-            let active = take_active(&mut resource);
+            let resource = outcome.resource;
+            let active = active_of(&resource);
             let validated = validate_user(actor.org.username_policy, &resource)?;
             self.commit_update(tx, actor, current, resource, active, &validated, &outcome.ignored)
         })
@@ -178,16 +177,14 @@ impl Directory {
         user.last_modified = now_rfc3339();
         user.version = current.version + 1;
         tx.update_user(&user)?;
-        let mut before = current.scim.clone();
-        set_active(&mut before, current.active());
-        let mut after = user.scim.clone();
-        set_active(&mut after, user.active());
+        let mut changes = diff(&scim_with_state(&current), &scim_with_state(&user));
+        push_state_change(&mut changes, Some(&current), &user);
         let event_type = match (current.state == UserState::Suspended, user.state == UserState::Suspended) {
             (false, true) => "user_suspended",
             (true, false) => "user_unsuspended",
             _ => "user_update",
         };
-        let event = self.event(actor, event_type, &user, diff(&before, &after), ignored, 200);
+        let event = self.event(actor, event_type, &user, changes, ignored, 200);
         tx.append_event(&event)?;
         Ok(Written { user, changed: true })
     }
@@ -198,9 +195,7 @@ impl Directory {
             let user = load(tx, actor.org.id, id)?;
             tx.delete_user(actor.org.id, id)?;
             tx.clear_manager_references(actor.org.id, id)?;
-            let mut before = user.scim.clone();
-            set_active(&mut before, user.active());
-            let event = self.event(actor, "user_delete", &user, diff(&before, &json!({})), &[], 204);
+            let event = self.event(actor, "user_delete", &user, diff(&scim_with_state(&user), &json!({})), &[], 204);
             tx.append_event(&event)?;
             Ok(())
         });
@@ -283,7 +278,19 @@ pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
             out.insert(k.clone(), v.clone());
         }
     }
-    out.insert("active".into(), Value::Bool(user.active()));
+    if out.contains_key("active") || !user.active() {
+        out.insert("active".into(), Value::Bool(user.active()));
+    }
+    // The manager as a reference: `{"value": id, "$ref": location}`.
+    if let Some(manager) = out
+        .get_mut(ENTERPRISE_USER_SCHEMA_URN)
+        .and_then(|e| e.get_mut("manager"))
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_string) {
+            manager.insert("$ref".into(), Value::String(format!("{base_url}/Users/{id}")));
+        }
+    }
     out.insert(
         "meta".into(),
         json!({
@@ -301,13 +308,32 @@ fn load(tx: &mut dyn Tx, org_id: i64, id: &str) -> Result<UserRecord, DirectoryE
     tx.user_by_id(org_id, id)?.ok_or_else(|| DirectoryError::NotFound(format!("User {id} not found.")))
 }
 
-fn take_active(resource: &mut Value) -> Option<bool> {
-    resource.as_object_mut().and_then(|o| o.remove("active")).and_then(|v| v.as_bool())
+/// `active` as the client last wrote it, if it did.
+fn active_of(resource: &Value) -> Option<bool> {
+    resource.get("active").and_then(Value::as_bool)
 }
 
-fn set_active(resource: &mut Value, active: bool) {
-    if let Some(o) = resource.as_object_mut() {
-        o.insert("active".into(), Value::Bool(active));
+/// The stored SCIM attributes with `active` showing the user's real state
+/// (the state may have changed outside SCIM, e.g. an expired password).
+/// `active` appears when the client wrote it or when the user is not active.
+fn scim_with_state(user: &UserRecord) -> Value {
+    let mut v = user.scim.clone();
+    if let Some(o) = v.as_object_mut() {
+        if o.contains_key("active") || !user.active() {
+            o.insert("active".into(), Value::Bool(user.active()));
+        }
+    }
+    v
+}
+
+/// Adds the lifecycle state to an event's changes when it moved.
+fn push_state_change(changes: &mut Value, before: Option<&UserRecord>, after: &UserRecord) {
+    let from = before.map(|b| b.state.as_str());
+    if from == Some(after.state.as_str()) {
+        return;
+    }
+    if let Some(list) = changes.as_array_mut() {
+        list.push(json!({"field": "state", "from": from, "to": after.state.as_str()}));
     }
 }
 

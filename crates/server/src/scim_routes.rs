@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema_by_id))
+        // Root search (RFC 7644 §3.4.3): Users are the only searchable resource so far.
+        .route("/.search", post(search_users))
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
         .route("/Users/{id}", get(get_user).put(replace_user).patch(patch_user).delete(delete_user))

@@ -6,7 +6,7 @@
 //! mean the same thing normalise to equal JSON, which is how a PATCH that
 //! changes nothing is recognised.
 
-use super::{AttrPath, AttrType, Attribute, ResourceType, Schema};
+use super::{AttrPath, AttrType, Attribute, Mutability, ResourceType, Schema};
 use crate::ScimError;
 use serde_json::{Map, Value};
 
@@ -100,6 +100,12 @@ impl Accumulator {
         };
         let attr = resolved.attribute;
         if !attr.is_writable() {
+            return Ok(());
+        }
+        // Write-only values (`password`) are never stored: Roster users set
+        // their own password through activation. The log shows it was sent.
+        if attr.mutability == Mutability::WriteOnly {
+            self.ignored.push(original.to_string());
             return Ok(());
         }
         let urn = if resolved.in_extension { resolved.schema.map(|s| s.id).unwrap_or("") } else { "" };
@@ -389,7 +395,7 @@ mod tests {
                         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
             "externalId": "jdoe", "userName": "jdoe", "active": "True",
             "meta": {"resourceType": "User"}, "roles": [], "title": null,
-            "department": "stray", "id": "client-id",
+            "department": "stray", "id": "client-id", "password": "hunter2",
             "emails": [{"Primary": "true", "type": "work", "Value": "jdoe@contoso.com"}],
             "name": {"formatted": "Jane Doe", "familyName": "Doe", "givenName": "Jane"},
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"Department": "R&D", "employeeNumber": "701984"},
@@ -408,7 +414,11 @@ mod tests {
         );
         assert_eq!(
             n.ignored,
-            vec!["department".to_string(), "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User".into()]
+            vec![
+                "department".to_string(),
+                "password".into(),
+                "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User".into()
+            ]
         );
     }
 
