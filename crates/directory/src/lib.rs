@@ -14,6 +14,8 @@ pub mod keys;
 pub mod mapping;
 pub mod model;
 pub mod store;
+#[cfg(feature = "store-suite")]
+pub mod store_suite;
 pub mod users;
 pub mod validate;
 

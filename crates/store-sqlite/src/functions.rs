@@ -25,7 +25,7 @@ fn user_error(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 }
 
 fn text<'a>(ctx: &'a Context<'_>, i: usize) -> rusqlite::Result<&'a str> {
-    ctx.get_raw(i).as_str().map_err(|e| user_error(e))
+    ctx.get_raw(i).as_str().map_err(user_error)
 }
 
 fn user_match(ctx: &Context<'_>) -> rusqlite::Result<bool> {

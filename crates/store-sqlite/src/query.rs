@@ -129,10 +129,16 @@ pub struct Predicate<'a> {
 }
 
 pub fn predicate<'a>(org_id: i64, filter: Option<&'a Filter>) -> Predicate<'a> {
-    let mut sql = String::from("u.org_id = ?");
+    let lookups = filter.map(lookups).unwrap_or_default();
+    // Without statistics SQLite would rather walk every user of the org
+    // through an (org_id, …) index than drive the query from the email
+    // subquery's id list; `+` takes org_id out of index selection then.
+    let by_email_only = lookups.iter().any(|l| matches!(l, Lookup::Email(_)))
+        && !lookups.iter().any(|l| matches!(l, Lookup::UserName(_) | Lookup::ExternalId(_)));
+    let mut sql = String::from(if by_email_only { "+u.org_id = ?" } else { "u.org_id = ?" });
     let mut params = vec![Param::Int(org_id)];
     if let Some(filter) = filter {
-        for lookup in lookups(filter) {
+        for lookup in lookups {
             match lookup {
                 Lookup::Id(v) => {
                     sql.push_str(" AND u.id = ?");

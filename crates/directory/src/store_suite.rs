@@ -1,0 +1,555 @@
+//! A backend-independent test suite for [`Store`] implementations. It uses
+//! only the traits, so the SQLite and PostgreSQL stores run the same checks:
+//! each test in [`TESTS`] gets a fresh, empty store; the `concurrent_*` and
+//! [`survives_reopen`] tests get a function that opens (another handle to)
+//! one shared database, as separate processes would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::events::Event;
+use crate::keys::ApiKeyRecord;
+use crate::store::{self, Store, UniqueField, UserQuery};
+use crate::{DirectoryError, Org, Role, UserRecord, UserState, UsernamePolicy};
+use scim::filter::Filter;
+use scim::list::SortOrder;
+use scim::schema::{AttrPath, ENTERPRISE_USER_SCHEMA_URN};
+use serde_json::{json, Value};
+use std::sync::{Arc, Barrier};
+
+/// A suite test on a fresh store.
+pub type StoreTest = fn(&dyn Store);
+
+/// Every test that needs only a fresh store, by name.
+pub const TESTS: &[(&str, StoreTest)] = &[
+    ("orgs_insert_get_list_update", orgs_insert_get_list_update),
+    ("api_keys_insert_lookup_list_revoke", api_keys_insert_lookup_list_revoke),
+    ("users_insert_get_update_delete", users_insert_get_update_delete),
+    ("users_are_scoped_by_org", users_are_scoped_by_org),
+    ("uniqueness_conflicts", uniqueness_conflicts),
+    ("filters", filters),
+    ("pagination", pagination),
+    ("sorting", sorting),
+    ("rollback_on_error", rollback_on_error),
+    ("clear_manager_references", clear_manager_references),
+    ("events_append_recent", events_append_recent),
+];
+
+/// Runs every test of [`TESTS`], each on a store from `make`.
+pub fn run_all(make: &dyn Fn() -> Arc<dyn Store>) {
+    for (_, test) in TESTS {
+        let store = make();
+        test(store.as_ref());
+    }
+}
+
+// ---- helpers ----
+
+fn w<T>(s: &dyn Store, work: impl FnMut(&mut dyn crate::Tx) -> Result<T, DirectoryError>) -> T {
+    store::write(s, work).unwrap()
+}
+
+fn r<T>(s: &dyn Store, work: impl FnMut(&mut dyn crate::Tx) -> Result<T, DirectoryError>) -> T {
+    store::read(s, work).unwrap()
+}
+
+fn new_org(s: &dyn Store, name: &str) -> Org {
+    let mut org = Org {
+        id: 0,
+        name: name.into(),
+        username_policy: UsernamePolicy::Rfc,
+        scim_default_state: UserState::Activated,
+        created: "2026-01-01T00:00:00.000Z".into(),
+    };
+    org.id = w(s, |tx| tx.insert_org(&org));
+    org
+}
+
+/// A user whose directory fields agree with its SCIM attributes.
+pub fn user(org_id: i64, id: &str, user_name: &str, email: Option<&str>) -> UserRecord {
+    let mut scim = json!({"userName": user_name, "displayName": format!("User {user_name}")});
+    if let Some(e) = email {
+        scim["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
+    }
+    UserRecord {
+        id: id.into(),
+        org_id,
+        user_name: user_name.into(),
+        username: user_name.into(),
+        email: email.map(str::to_lowercase),
+        external_id: None,
+        employee_identifier: None,
+        manager_id: None,
+        state: UserState::Activated,
+        activated: true,
+        password_expired: false,
+        scim,
+        fields: json!({"username": user_name}),
+        created: "2026-01-01T00:00:00.000Z".into(),
+        last_modified: "2026-01-01T00:00:00.000Z".into(),
+        version: 1,
+    }
+}
+
+fn insert(s: &dyn Store, u: &UserRecord) {
+    w(s, |tx| tx.insert_user(u));
+}
+
+fn parse(f: &str) -> Filter {
+    f.parse().unwrap_or_else(|e: scim::ScimError| panic!("{f:?}: {}", e.detail))
+}
+
+fn query_ids(
+    s: &dyn Store,
+    org_id: i64,
+    filter: Option<&str>,
+    sort: Option<&str>,
+    order: SortOrder,
+    start: u64,
+    count: u64,
+) -> (u64, Vec<String>) {
+    let filter = filter.map(parse);
+    let sort = sort.map(|p| AttrPath::parse(p).unwrap());
+    let q = UserQuery { filter: filter.as_ref(), sort_by: sort.as_ref(), sort_order: order, start_index: start, count };
+    let (total, users) = r(s, |tx| tx.query_users(org_id, &q));
+    (total, users.into_iter().map(|u| u.id).collect())
+}
+
+fn ids_matching(s: &dyn Store, org_id: i64, filter: &str) -> Vec<String> {
+    let (total, ids) = query_ids(s, org_id, Some(filter), None, SortOrder::Ascending, 1, 1000);
+    assert_eq!(total as usize, ids.len(), "total for {filter}");
+    ids
+}
+
+fn conflict(result: Result<(), DirectoryError>, needle: &str) {
+    match result {
+        Err(DirectoryError::Conflict(d)) => assert!(d.contains(needle), "conflict detail {d:?} should name {needle}"),
+        other => panic!("expected a Conflict naming {needle}, got {other:?}"),
+    }
+}
+
+fn event(org_id: i64, n: u32) -> Event {
+    Event {
+        id: format!("ev-{n}"),
+        at: format!("2026-01-01T00:00:{n:02}.000Z"),
+        org_id,
+        actor: "cli".into(),
+        source: "scim".into(),
+        event_type: "user_create".into(),
+        resource_type: "User".into(),
+        resource_id: Some(format!("u-{n}")),
+        resource_name: None,
+        changes: json!([{"field": "userName", "from": null, "to": format!("user{n}")}]),
+        ignored: vec!["urn:x:foo".into()],
+        status: 201,
+        error: if n & 1 == 0 { Some("detail".into()) } else { None },
+    }
+}
+
+// ---- tests on a fresh store ----
+
+pub fn orgs_insert_get_list_update(s: &dyn Store) {
+    let a = new_org(s, "acme");
+    let b = new_org(s, "globex");
+    assert_ne!(a.id, b.id);
+    assert_eq!(r(s, |tx| tx.org_by_name("acme")), Some(a.clone()));
+    assert_eq!(r(s, |tx| tx.org_by_id(b.id)), Some(b.clone()));
+    assert_eq!(r(s, |tx| tx.org_by_name("nope")), None);
+    assert_eq!(r(s, |tx| tx.list_orgs()), vec![a.clone(), b.clone()]);
+    let mut a2 = a.clone();
+    a2.username_policy = UsernamePolicy::EmailLocalPart;
+    a2.scim_default_state = UserState::Staged;
+    w(s, |tx| tx.update_org(&a2));
+    assert_eq!(r(s, |tx| tx.org_by_id(a.id)), Some(a2));
+    let dup = Org { id: 0, ..b.clone() };
+    conflict(store::write(s, |tx| tx.insert_org(&dup).map(|_| ())), "globex");
+}
+
+pub fn api_keys_insert_lookup_list_revoke(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "globex");
+    let key = |id: &str, org_id: i64, hash: &str| ApiKeyRecord {
+        id: id.into(),
+        org_id,
+        name: format!("key {id}"),
+        role: Role::Administrator,
+        principal: "svc-entra".into(),
+        token_hash: hash.into(),
+        token_hint: "rst_abcd…".into(),
+        created: format!("2026-01-01T00:00:0{}.000Z", id.len()),
+        expires_at: Some("2027-01-01T00:00:00.000Z".into()),
+        revoked_at: None,
+    };
+    let k1 = key("k1", org.id, "h1");
+    let k2 = ApiKeyRecord { role: Role::ReadOnly, expires_at: None, ..key("k22", org.id, "h2") };
+    let k3 = key("k3", other.id, "h3");
+    for k in [&k1, &k2, &k3] {
+        w(s, |tx| tx.insert_api_key(k));
+    }
+    assert_eq!(r(s, |tx| tx.api_key_by_hash("h2")), Some(k2.clone()));
+    assert_eq!(r(s, |tx| tx.api_key_by_hash("zz")), None);
+    assert_eq!(r(s, |tx| tx.list_api_keys(org.id)), vec![k1.clone(), k2.clone()]);
+    assert_eq!(r(s, |tx| tx.list_api_keys(other.id)), vec![k3.clone()]);
+    // Another organisation cannot revoke the key.
+    assert!(!w(s, |tx| tx.revoke_api_key(other.id, "k1", "2026-02-01T00:00:00.000Z")));
+    assert!(w(s, |tx| tx.revoke_api_key(org.id, "k1", "2026-02-01T00:00:00.000Z")));
+    assert!(!w(s, |tx| tx.revoke_api_key(org.id, "k1", "2026-03-01T00:00:00.000Z")));
+    let revoked = r(s, |tx| tx.api_key_by_hash("h1")).unwrap();
+    assert_eq!(revoked.revoked_at.as_deref(), Some("2026-02-01T00:00:00.000Z"));
+    assert!(store::write(s, |tx| tx.insert_api_key(&key("k9", org.id, "h1"))).is_err(), "duplicate token hash");
+}
+
+pub fn users_insert_get_update_delete(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let mut u = user(org.id, "u1", "Alice", Some("alice@example.com"));
+    u.external_id = Some("ext-1".into());
+    u.employee_identifier = Some("E1".into());
+    u.scim["externalId"] = json!("ext-1");
+    u.scim[ENTERPRISE_USER_SCHEMA_URN] = json!({"employeeNumber": "E1", "department": "R&D"});
+    insert(s, &u);
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u1")), Some(u.clone()));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "nope")), None);
+
+    let mut u2 = u.clone();
+    u2.user_name = "Alice2".into();
+    u2.username = "alice2".into();
+    u2.scim["userName"] = json!("Alice2");
+    u2.scim["emails"] = json!([{"value": "alice2@example.com", "type": "work"}]);
+    u2.email = Some("alice2@example.com".into());
+    u2.state = UserState::Suspended;
+    u2.password_expired = true;
+    u2.version = 2;
+    u2.last_modified = "2026-01-02T00:00:00.000Z".into();
+    w(s, |tx| tx.update_user(&u2));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u1")), Some(u2.clone()));
+    // The email index follows the update.
+    assert!(ids_matching(s, org.id, r#"emails.value eq "alice@example.com""#).is_empty());
+    assert_eq!(ids_matching(s, org.id, r#"emails.value eq "ALICE2@example.com""#), vec!["u1"]);
+
+    let missing = user(org.id, "ghost", "ghost", None);
+    assert!(matches!(store::write(s, |tx| tx.update_user(&missing)), Err(DirectoryError::NotFound(_))));
+
+    assert!(w(s, |tx| tx.delete_user(org.id, "u1")));
+    assert!(!w(s, |tx| tx.delete_user(org.id, "u1")));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u1")), None);
+    assert!(ids_matching(s, org.id, r#"emails.value eq "alice2@example.com""#).is_empty());
+    // The freed username and email can be used again.
+    insert(s, &user(org.id, "u3", "alice2", Some("alice2@example.com")));
+}
+
+pub fn users_are_scoped_by_org(s: &dyn Store) {
+    let a = new_org(s, "acme");
+    let b = new_org(s, "globex");
+    insert(s, &user(a.id, "ua", "jdoe", Some("jdoe@example.com")));
+    // The same username and email are fine in another organisation.
+    insert(s, &user(b.id, "ub", "jdoe", Some("jdoe@example.com")));
+    assert!(r(s, |tx| tx.user_by_id(b.id, "ua")).is_none());
+    assert!(r(s, |tx| tx.user_by_id(a.id, "ua")).is_some());
+    assert!(ids_matching(s, b.id, r#"id eq "ua""#).is_empty());
+    assert_eq!(ids_matching(s, a.id, r#"userName eq "jdoe""#), vec!["ua"]);
+    assert_eq!(ids_matching(s, b.id, r#"emails eq "jdoe@example.com""#), vec!["ub"]);
+    assert_eq!(query_ids(s, a.id, None, None, SortOrder::Ascending, 1, 10), (1, vec!["ua".to_string()]));
+    // Another organisation can neither update nor delete the user.
+    let mut foreign = user(b.id, "ua", "x", None);
+    foreign.org_id = b.id;
+    assert!(matches!(store::write(s, |tx| tx.update_user(&foreign)), Err(DirectoryError::NotFound(_))));
+    assert!(!w(s, |tx| tx.delete_user(b.id, "ua")));
+    assert_eq!(r(s, |tx| tx.unique_holder(b.id, UniqueField::Username, "JDOE", None)), Some("ub".to_string()));
+}
+
+pub fn uniqueness_conflicts(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let mut u = user(org.id, "u1", "Jdoe", Some("jdoe@example.com"));
+    u.employee_identifier = Some("E-1".into());
+    insert(s, &u);
+
+    conflict(store::write(s, |tx| tx.insert_user(&user(org.id, "u2", "JDOE", None))), "userName");
+    conflict(store::write(s, |tx| tx.insert_user(&user(org.id, "u2", "other", Some("JDoe@Example.com")))), "email");
+    let mut e = user(org.id, "u2", "other", None);
+    e.employee_identifier = Some("E-1".into());
+    conflict(store::write(s, |tx| tx.insert_user(&e)), "employee");
+    // Employee identifiers are case-exact.
+    e.employee_identifier = Some("e-1".into());
+    insert(s, &e);
+    // An update into a taken value conflicts too.
+    let mut e2 = e.clone();
+    e2.username = "jdoe".into();
+    conflict(store::write(s, |tx| tx.update_user(&e2)), "userName");
+
+    let holder = |field, value: &str, except: Option<&str>| {
+        let value = value.to_string();
+        let except = except.map(str::to_string);
+        r(s, move |tx| tx.unique_holder(org.id, field, &value, except.as_deref()))
+    };
+    assert_eq!(holder(UniqueField::Username, "jDOE", None), Some("u1".into()));
+    assert_eq!(holder(UniqueField::Username, "jdoe", Some("u1")), None);
+    assert_eq!(holder(UniqueField::Email, "JDOE@example.com", None), Some("u1".into()));
+    assert_eq!(holder(UniqueField::EmployeeIdentifier, "E-1", None), Some("u1".into()));
+    assert_eq!(holder(UniqueField::EmployeeIdentifier, "E-1", Some("u1")), None);
+    assert_eq!(holder(UniqueField::EmployeeIdentifier, "nobody", None), None);
+}
+
+/// Four users with varied attributes, for the filter tests.
+fn filter_fixture(s: &dyn Store, org_id: i64) {
+    let mut a = user(org_id, "a", "Alice", Some("alice@work.example"));
+    a.scim["emails"] = json!([
+        {"value": "alice@work.example", "type": "work", "primary": true},
+        {"value": "Alice@Home.example", "type": "home"}
+    ]);
+    a.external_id = Some("EXT-a".into());
+    a.scim["externalId"] = json!("EXT-a");
+    a.scim["title"] = json!("Engineer");
+    a.last_modified = "2026-03-01T00:00:00.000Z".into();
+
+    let mut b = user(org_id, "b", "bob", Some("bob@work.example"));
+    b.state = UserState::Suspended;
+    b.scim["title"] = json!("Manager");
+    b.last_modified = "2026-01-15T00:00:00.000Z".into();
+
+    let mut c = user(org_id, "c", "carol", None);
+    c.password_expired = true;
+    c.scim["emails"] = json!([{"value": "carol@home.example", "type": "home"}]);
+    c.last_modified = "2026-02-01T00:00:00.000Z".into();
+
+    let mut d = user(org_id, "d", "dave", Some("dave@work.example"));
+    d.scim["title"] = json!("engineer");
+    for u in [&a, &b, &c, &d] {
+        insert(s, u);
+    }
+}
+
+pub fn filters(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    filter_fixture(s, org.id);
+    let ids = |f: &str| ids_matching(s, org.id, f);
+    assert_eq!(ids(r#"userName eq "ALICE""#), vec!["a"]);
+    assert_eq!(ids(r#"username EQ "alice""#), vec!["a"]);
+    assert_eq!(ids(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Bob""#), vec!["b"]);
+    assert_eq!(ids(r#"externalId eq "EXT-a""#), vec!["a"]);
+    assert!(ids(r#"externalId eq "ext-a""#).is_empty(), "externalId is case-exact");
+    assert_eq!(ids(r#"id eq "c""#), vec!["c"]);
+    assert_eq!(ids(r#"emails[type eq "work"].value eq "ALICE@work.example""#), vec!["a"]);
+    assert!(ids(r#"emails[type eq "work"].value eq "alice@home.example""#).is_empty());
+    assert_eq!(ids(r#"emails[type eq "home" and value eq "alice@home.example"]"#), vec!["a"]);
+    assert_eq!(ids(r#"emails.value eq "carol@home.example""#), vec!["c"]);
+    assert_eq!(ids(r#"emails eq "alice@home.EXAMPLE""#), vec!["a"]);
+    assert_eq!(ids(r#"emails[type eq "work"]"#), vec!["a", "b", "d"]);
+    assert_eq!(ids(r#"userName co "O""#), vec!["b", "c"]);
+    assert_eq!(ids(r#"userName sw "a""#), vec!["a"]);
+    assert_eq!(ids(r#"emails.value ew "@home.example""#), vec!["a", "c"]);
+    assert_eq!(ids(r#"externalId pr"#), vec!["a"]);
+    assert_eq!(ids(r#"title pr and not (userName eq "bob")"#), vec!["a", "d"]);
+    assert_eq!(ids(r#"title eq "engineer" and userName eq "dave""#), vec!["d"]);
+    assert_eq!(ids(r#"title eq "engineer" or userName eq "carol""#), vec!["a", "c", "d"]);
+    assert_eq!(ids(r#"meta.lastModified gt "2026-01-20T00:00:00Z""#), vec!["a", "c"]);
+    assert_eq!(ids(r#"meta.lastModified le "2026-01-15T00:00:00.000Z""#), vec!["b", "d"]);
+    assert_eq!(ids(r#"active eq false"#), vec!["b", "c"]);
+    assert_eq!(ids(r#"active eq true"#), vec!["a", "d"]);
+    assert_eq!(ids(r#"meta.resourceType eq "User" and id eq "d""#), vec!["d"]);
+    assert!(ids(r#"userName eq "alice" and id eq "b""#).is_empty());
+    assert!(ids(r#"nonexistent eq "x""#).is_empty());
+}
+
+pub fn pagination(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let all: Vec<String> = (0..7).map(|i| format!("u{i}")).collect();
+    for (i, id) in all.iter().enumerate() {
+        insert(s, &user(org.id, id, &format!("user{}", 7 - i), None));
+    }
+    let page = |start, count| query_ids(s, org.id, None, None, SortOrder::Ascending, start, count);
+    // Default order: insertion order.
+    assert_eq!(page(1, 100), (7, all.clone()));
+    assert_eq!(page(1, 3), (7, all[0..3].to_vec()));
+    assert_eq!(page(4, 3), (7, all[3..6].to_vec()));
+    assert_eq!(page(7, 3), (7, all[6..7].to_vec()));
+    assert_eq!(page(8, 3), (7, vec![]));
+    assert_eq!(page(0, 2), (7, all[0..2].to_vec()), "startIndex below 1 reads as 1");
+    assert_eq!(page(1, 0), (7, vec![]), "count 0: total only");
+    let (total, ids) = query_ids(s, org.id, Some(r#"userName sw "user""#), None, SortOrder::Ascending, 2, 2);
+    assert_eq!((total, ids), (7, all[1..3].to_vec()));
+    let (total, ids) = query_ids(s, org.id, Some(r#"userName eq "user3""#), None, SortOrder::Ascending, 1, 0);
+    assert_eq!((total, ids.len()), (1, 0));
+}
+
+pub fn sorting(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let mut a = user(org.id, "id-3", "bravo", Some("z@example.com"));
+    a.scim["title"] = json!("b");
+    a.created = "2026-01-03T00:00:00.000Z".into();
+    let mut b = user(org.id, "id-1", "Alpha", None);
+    b.created = "2026-01-02T00:00:00.000Z".into();
+    b.scim["title"] = json!("C");
+    let mut c = user(org.id, "id-2", "charlie", Some("a@example.com"));
+    c.created = "2026-01-01T00:00:00.000Z".into();
+    c.external_id = Some("x".into());
+    c.scim["externalId"] = json!("x");
+    c.scim["title"] = json!("a");
+    for u in [&a, &b, &c] {
+        insert(s, u);
+    }
+    let sorted = |by: &str, order| query_ids(s, org.id, None, Some(by), order, 1, 10).1;
+    use SortOrder::{Ascending as Asc, Descending as Desc};
+    assert_eq!(sorted("userName", Asc), vec!["id-1", "id-3", "id-2"], "case-insensitive");
+    assert_eq!(sorted("USERNAME", Desc), vec!["id-2", "id-3", "id-1"]);
+    assert_eq!(sorted("id", Asc), vec!["id-1", "id-2", "id-3"]);
+    assert_eq!(sorted("meta.created", Asc), vec!["id-2", "id-1", "id-3"]);
+    assert_eq!(sorted("meta.created", Desc), vec!["id-3", "id-1", "id-2"]);
+    assert_eq!(sorted("title", Asc), vec!["id-2", "id-3", "id-1"]);
+    assert_eq!(sorted("title", Desc), vec!["id-1", "id-3", "id-2"]);
+    assert_eq!(sorted("displayName", Asc), vec!["id-1", "id-3", "id-2"]);
+    // Unassigned values sort last either way; ties keep insertion order.
+    assert_eq!(sorted("emails", Asc), vec!["id-2", "id-3", "id-1"]);
+    assert_eq!(sorted("emails.value", Desc), vec!["id-3", "id-2", "id-1"]);
+    assert_eq!(sorted("externalId", Asc), vec!["id-2", "id-3", "id-1"]);
+    assert_eq!(sorted("nickName", Desc), vec!["id-3", "id-1", "id-2"]);
+    // Sorting and paging together.
+    assert_eq!(query_ids(s, org.id, None, Some("userName"), Asc, 2, 1), (3, vec!["id-3".to_string()]));
+}
+
+pub fn rollback_on_error(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let result = s.write(&mut |tx| {
+        tx.insert_user(&user(org.id, "u1", "alice", None))?;
+        tx.append_event(&event(org.id, 1))?;
+        Err(DirectoryError::Invalid(scim::ScimError::status(400, "nope")))
+    });
+    assert!(matches!(result, Err(DirectoryError::Invalid(_))));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u1")), None);
+    assert!(r(s, |tx| tx.recent_events(org.id, 10)).is_empty());
+    // A failed conflict leaves earlier work of the same transaction undone too.
+    insert(s, &user(org.id, "u2", "bob", None));
+    let result = s.write(&mut |tx| {
+        tx.insert_user(&user(org.id, "u3", "carol", None))?;
+        tx.insert_user(&user(org.id, "u4", "BOB", None))
+    });
+    assert!(matches!(result, Err(DirectoryError::Conflict(_))));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u3")), None);
+    // The store is usable after a rollback.
+    insert(s, &user(org.id, "u3", "carol", None));
+}
+
+pub fn clear_manager_references(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "globex");
+    insert(s, &user(org.id, "boss", "boss", None));
+    let managed = |org_id: i64, id: &str, extra: Value| {
+        let mut u = user(org_id, id, id, None);
+        let mut ext = json!({"manager": {"value": "boss", "displayName": "Boss"}});
+        if let (Some(e), Some(x)) = (ext.as_object_mut(), extra.as_object()) {
+            e.extend(x.clone());
+        }
+        u.scim[ENTERPRISE_USER_SCHEMA_URN] = ext;
+        u.manager_id = Some("boss".into());
+        u.fields["manager"] = json!("boss");
+        u
+    };
+    let e1 = managed(org.id, "e1", json!({}));
+    let e2 = managed(org.id, "e2", json!({"department": "R&D"}));
+    let foreign = managed(other.id, "f1", json!({}));
+    for u in [&e1, &e2, &foreign] {
+        insert(s, u);
+    }
+    w(s, |tx| tx.clear_manager_references(org.id, "boss"));
+    let e1 = r(s, |tx| tx.user_by_id(org.id, "e1")).unwrap();
+    assert_eq!(e1.manager_id, None);
+    assert_eq!(e1.scim.get(ENTERPRISE_USER_SCHEMA_URN), None, "an emptied extension object is dropped");
+    assert_eq!(e1.version, 2);
+    assert!(e1.last_modified.as_str() > "2026-01-01T00:00:00.000Z");
+    let e2 = r(s, |tx| tx.user_by_id(org.id, "e2")).unwrap();
+    assert_eq!(e2.manager_id, None);
+    assert_eq!(e2.scim[ENTERPRISE_USER_SCHEMA_URN], json!({"department": "R&D"}));
+    assert!(ids_matching(s, org.id, r#"manager.value eq "boss""#).is_empty());
+    let boss = r(s, |tx| tx.user_by_id(org.id, "boss")).unwrap();
+    assert_eq!(boss.version, 1, "unrelated users are untouched");
+    let f1 = r(s, |tx| tx.user_by_id(other.id, "f1")).unwrap();
+    assert_eq!(f1.manager_id.as_deref(), Some("boss"), "other organisations are untouched");
+}
+
+pub fn events_append_recent(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "globex");
+    for n in 1..=5 {
+        w(s, |tx| tx.append_event(&event(org.id, n)));
+    }
+    w(s, |tx| tx.append_event(&event(other.id, 9)));
+    let recent = r(s, |tx| tx.recent_events(org.id, 3));
+    assert_eq!(recent.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["ev-5", "ev-4", "ev-3"]);
+    assert_eq!(recent[0], event(org.id, 5));
+    assert_eq!(recent[1], event(org.id, 4));
+    assert_eq!(r(s, |tx| tx.recent_events(org.id, 100)).len(), 5);
+    assert_eq!(r(s, |tx| tx.recent_events(other.id, 100)), vec![event(other.id, 9)]);
+}
+
+// ---- tests on one database opened several times ----
+
+/// `open` returns a new handle to the same database each call. 8 threads,
+/// each with its own handle, insert the same username: exactly one wins.
+pub fn concurrent_unique_insert(open: &(dyn Fn() -> Arc<dyn Store> + Sync)) {
+    let setup = open();
+    let org = new_org(setup.as_ref(), "race");
+    let barrier = Barrier::new(8);
+    let results: Vec<Result<(), DirectoryError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let s = open();
+                    let u = user(org.id, &format!("racer-{i}"), "Same.Name", None);
+                    store::write(s.as_ref(), |tx| tx.insert_user(&u))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(matches!(r, Err(DirectoryError::Conflict(_))), "{r:?}");
+    }
+    let (total, _) = query_ids(setup.as_ref(), org.id, None, None, SortOrder::Ascending, 1, 0);
+    assert_eq!(total, 1);
+}
+
+/// 8 threads, each with its own handle, increment one user's version by
+/// read-modify-write inside `write`: no update is lost.
+pub fn concurrent_increments(open: &(dyn Fn() -> Arc<dyn Store> + Sync)) {
+    const THREADS: i64 = 8;
+    const ROUNDS: i64 = 10;
+    let setup = open();
+    let org = new_org(setup.as_ref(), "counter");
+    insert(setup.as_ref(), &user(org.id, "counter", "counter", None));
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                let s = open();
+                for _ in 0..ROUNDS {
+                    w(s.as_ref(), |tx| {
+                        let mut u =
+                            tx.user_by_id(org.id, "counter")?.ok_or(DirectoryError::NotFound("counter".into()))?;
+                        u.version += 1;
+                        tx.update_user(&u)
+                    });
+                }
+            });
+        }
+    });
+    let u = r(setup.as_ref(), |tx| tx.user_by_id(org.id, "counter")).unwrap();
+    assert_eq!(u.version, 1 + THREADS * ROUNDS);
+}
+
+/// Data written through one handle is there after it is dropped and the database reopened.
+pub fn survives_reopen(open: &dyn Fn() -> Arc<dyn Store>) {
+    let org_id;
+    {
+        let s = open();
+        org_id = new_org(s.as_ref(), "durable").id;
+        insert(s.as_ref(), &user(org_id, "keep", "keeper", Some("keep@example.com")));
+        w(s.as_ref(), |tx| tx.append_event(&event(org_id, 1)));
+    }
+    let s = open();
+    assert_eq!(r(s.as_ref(), |tx| tx.org_by_name("durable")).map(|o| o.id), Some(org_id));
+    assert_eq!(
+        r(s.as_ref(), |tx| tx.user_by_id(org_id, "keep")),
+        Some(user(org_id, "keep", "keeper", Some("keep@example.com")))
+    );
+    assert_eq!(ids_matching(s.as_ref(), org_id, r#"emails eq "KEEP@example.com""#), vec!["keep"]);
+    assert_eq!(r(s.as_ref(), |tx| tx.recent_events(org_id, 10)).len(), 1);
+}

@@ -1,0 +1,140 @@
+//! The directory store suite on SQLite, plus SQLite-specific checks:
+//! URL forms, migrations, several handles on one file, query plans.
+
+use directory::store_suite;
+use directory::Store;
+use std::sync::Arc;
+use store_sqlite::SqliteStore;
+
+fn temp_db() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.db").to_string_lossy().into_owned();
+    (dir, path)
+}
+
+fn open(path: &str) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(path).unwrap())
+}
+
+/// One `#[test]` per suite test, each on a fresh temp-file database.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let (_dir, path) = temp_db();
+            let store = open(&path);
+            store_suite::$name(store.as_ref());
+        }
+    )*};
+}
+
+suite!(
+    orgs_insert_get_list_update,
+    api_keys_insert_lookup_list_revoke,
+    users_insert_get_update_delete,
+    users_are_scoped_by_org,
+    uniqueness_conflicts,
+    filters,
+    pagination,
+    sorting,
+    rollback_on_error,
+    clear_manager_references,
+    events_append_recent,
+);
+
+#[test]
+fn suite_covers_every_listed_test() {
+    // The macro above must list every test of the suite.
+    assert_eq!(store_suite::TESTS.len(), 11);
+}
+
+#[test]
+fn run_all_on_memory_databases() {
+    store_suite::run_all(&|| Arc::new(SqliteStore::open("sqlite::memory:").unwrap()) as Arc<dyn Store>);
+}
+
+#[test]
+fn concurrent_unique_insert_from_separate_handles() {
+    let (_dir, path) = temp_db();
+    store_suite::concurrent_unique_insert(&|| open(&path));
+}
+
+#[test]
+fn concurrent_increments_lose_no_update() {
+    let (_dir, path) = temp_db();
+    store_suite::concurrent_increments(&|| open(&path));
+}
+
+#[test]
+fn concurrent_first_open_migrates_once() {
+    let (_dir, path) = temp_db();
+    let versions: Vec<u32> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..8).map(|_| s.spawn(|| SqliteStore::open(&path).unwrap().schema_version().unwrap())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(versions.iter().all(|v| *v == 1), "{versions:?}");
+}
+
+#[test]
+fn data_survives_reopen() {
+    let (_dir, path) = temp_db();
+    store_suite::survives_reopen(&|| open(&path));
+}
+
+#[test]
+fn url_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let abs = dir.path().join("a.db");
+    let s = SqliteStore::open(&format!("sqlite://{}", abs.display())).unwrap();
+    assert_eq!(s.location().path(), abs.as_path(), "sqlite:///abs keeps its leading slash");
+    drop(s);
+    assert!(abs.exists(), "the file is created on first open");
+    for (url, file) in [
+        (format!("sqlite:{}", dir.path().join("b.db").display()), "b.db"),
+        (format!("{}", dir.path().join("c.db").display()), "c.db"),
+        (format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display()), "d.db"),
+    ] {
+        let s = SqliteStore::open(&url).unwrap();
+        assert_eq!(s.location().path(), dir.path().join(file), "{url}");
+        assert_eq!(s.schema_version().unwrap(), 1);
+    }
+    // Relative forms.
+    assert_eq!(store_sqlite::Location::parse("sqlite://roster.db").unwrap().path(), std::path::Path::new("roster.db"));
+    assert_eq!(store_sqlite::Location::parse("sqlite:roster.db").unwrap().path(), std::path::Path::new("roster.db"));
+    assert!(SqliteStore::open("sqlite:").is_err());
+    // A memory database is a temporary file shared by all connections, removed on drop.
+    let mem = SqliteStore::open("sqlite::memory:").unwrap();
+    let path = mem.location().path().to_path_buf();
+    assert!(path.exists());
+    drop(mem);
+    assert!(!path.exists());
+}
+
+#[test]
+fn lookups_use_an_index() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let plans = store.explain_lookup_plans().unwrap();
+    assert_eq!(plans.len(), 4);
+    let mut doc = String::new();
+    for p in &plans {
+        assert!(
+            p.plan.contains("USING INDEX") || p.plan.contains("USING COVERING INDEX") || p.plan.contains("PRIMARY KEY"),
+            "{}: {}",
+            p.filter,
+            p.plan
+        );
+        assert!(!p.plan.lines().any(|l| l.trim() == "SCAN u" || l.contains("SCAN users")), "{}: {}", p.filter, p.plan);
+        // Walking all users of the organisation is a scan too.
+        assert!(
+            !p.plan.lines().any(|l| l.starts_with("SEARCH u ") && l.ends_with("(org_id=?)")),
+            "{}: {}",
+            p.filter,
+            p.plan
+        );
+        doc.push_str(&format!("filter: {}\nsql: {}\nplan:\n{}\n\n", p.filter, p.sql, p.plan));
+    }
+    // Printed for docs/query-plans.md (`cargo test -p store-sqlite lookups_use_an_index -- --nocapture`).
+    println!("{doc}");
+}
