@@ -68,6 +68,9 @@ pub fn validate_user(policy: UsernamePolicy, user: &Value) -> Result<ValidatedUs
     };
     let username = directory_username(policy, user_name)?;
     let email = match mapping::company_email(user) {
+        // Plain RFC 7643 semantics: emails are free strings; only a
+        // well-formed one becomes the directory email.
+        Some(e) if policy == UsernamePolicy::Rfc => is_email(e).then(|| e.to_lowercase()),
         Some(e) => {
             if !is_email(e) {
                 return Err(ScimError::invalid_value(format!(
@@ -150,6 +153,8 @@ mod tests {
         let u = json!({"userName": "jdoe"});
         assert!(validate_user(UsernamePolicy::Strict, &u).unwrap_err().detail.contains("work email"));
         assert_eq!(validate_user(UsernamePolicy::Rfc, &u).unwrap().email, None);
+        let odd = json!({"userName": "x", "emails": [{"value": "emailName357", "type": "work"}]});
+        assert_eq!(validate_user(UsernamePolicy::Rfc, &odd).unwrap().email, None);
         let u = json!({"userName": "jdoe", "emails": [{"value": "not-an-email", "type": "work"}]});
         assert!(validate_user(UsernamePolicy::Strict, &u).is_err());
         let u = json!({"userName": "jdoe", "emails": [{"value": "JDoe@X.com", "type": "work"}],

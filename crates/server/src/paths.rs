@@ -4,15 +4,23 @@
 use axum::extract::Request;
 use axum::http::Uri;
 
-/// The path with `//` collapsed and a trailing `/` removed.
+/// SCIM endpoint names, matched case-insensitively (`/scim/v2/users` works).
+const ENDPOINTS: &[&str] = &["Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig"];
+
+/// The path with `//` collapsed, a trailing `/` removed and SCIM endpoint
+/// names in their canonical case; `None` when it is already clean.
 pub fn clean_path(path: &str) -> Option<String> {
-    if !path.contains("//") && (path.len() <= 1 || !path.ends_with('/')) {
+    let needs_case = |seg: &str| ENDPOINTS.iter().any(|e| e.eq_ignore_ascii_case(seg) && *e != seg);
+    if !path.contains("//") && (path.len() <= 1 || !path.ends_with('/')) && !path.split('/').any(needs_case) {
         return None;
     }
     let mut out = String::with_capacity(path.len());
     for seg in path.split('/').filter(|s| !s.is_empty()) {
         out.push('/');
-        out.push_str(seg);
+        match ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(seg)) {
+            Some(canonical) => out.push_str(canonical),
+            None => out.push_str(seg),
+        }
     }
     if out.is_empty() {
         out.push('/');
@@ -48,5 +56,7 @@ mod tests {
         assert_eq!(clean_path("/scim/v2/Users/").as_deref(), Some("/scim/v2/Users"));
         assert_eq!(clean_path("/scim/v2/Users"), None);
         assert_eq!(clean_path("/"), None);
+        assert_eq!(clean_path("/scim/v2/users").as_deref(), Some("/scim/v2/Users"));
+        assert_eq!(clean_path("/scim/v2/SCHEMAS/x").as_deref(), Some("/scim/v2/Schemas/x"));
     }
 }
