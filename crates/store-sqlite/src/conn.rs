@@ -84,7 +84,7 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> 
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // journal_mode is persistent in the file; setting it again is a no-op.
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db_error)?;
+    let mode: String = retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db_error))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(DirectoryError::Store(format!(
             "{}: could not enable WAL (journal_mode is {mode})",
@@ -97,6 +97,21 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> 
     }
     functions::register(&conn).map_err(db_error)?;
     Ok(conn)
+}
+
+/// Retries `op` while it fails with `Busy`, up to [`BUSY_TIMEOUT`]. For the
+/// set-up steps of a fresh database (switching to WAL, migrating), where
+/// SQLite can report a lock held by another opener without calling the busy handler.
+pub fn retry_busy<T>(mut op: impl FnMut() -> Result<T, DirectoryError>) -> Result<T, DirectoryError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match op() {
+            Err(DirectoryError::Busy(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn open_error(path: &Path, e: rusqlite::Error) -> DirectoryError {

@@ -26,9 +26,10 @@ const MAX_IDLE_READERS: usize = 8;
 
 /// A SQLite database holding one or more organisations.
 pub struct SqliteStore {
-    location: Location,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    // Dropped last: a temporary database is removed after its connections close.
+    location: Location,
 }
 
 // The server shares one store between threads.
@@ -45,8 +46,8 @@ impl SqliteStore {
     pub fn open(url: &str) -> Result<SqliteStore, DirectoryError> {
         let location = Location::parse(url)?;
         let mut writer = conn::open(location.path(), false)?;
-        migrate::migrate(&mut writer)?;
-        Ok(SqliteStore { location, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        conn::retry_busy(|| migrate::migrate(&mut writer))?;
+        Ok(SqliteStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), location })
     }
 
     /// Where the database lives.

@@ -108,7 +108,11 @@ fn url_forms() {
     let path = mem.location().path().to_path_buf();
     assert!(path.exists());
     drop(mem);
-    assert!(!path.exists());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        assert!(!std::path::Path::new(&name).exists(), "{name:?} left behind");
+    }
 }
 
 #[test]
@@ -137,4 +141,35 @@ fn lookups_use_an_index() {
     }
     // Printed for docs/query-plans.md (`cargo test -p store-sqlite lookups_use_an_index -- --nocapture`).
     println!("{doc}");
+}
+
+#[test]
+fn lock_timeout_is_busy() {
+    // Another handle (as another process would) holds the write lock longer than the busy timeout.
+    let (_dir, path) = temp_db();
+    let holder = SqliteStore::open(&path).unwrap();
+    let waiter = SqliteStore::open(&path).unwrap();
+    let (tx_locked, rx_locked) = std::sync::mpsc::channel();
+    let (tx_done, rx_done) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let holder = &holder;
+        s.spawn(move || {
+            holder
+                .write(&mut |_| {
+                    tx_locked.send(()).unwrap();
+                    rx_done.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap();
+        });
+        rx_locked.recv().unwrap();
+        let started = std::time::Instant::now();
+        let result = waiter.write(&mut |_| Ok(()));
+        // Reads are not blocked by a writer (WAL).
+        let read = waiter.read(&mut |tx| tx.list_orgs().map(|_| ()));
+        tx_done.send(()).unwrap();
+        assert!(matches!(result, Err(directory::DirectoryError::Busy(_))), "{result:?}");
+        assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+        assert!(read.is_ok(), "{read:?}");
+    });
 }
