@@ -357,7 +357,7 @@ impl TestServer {
         if let Some(b) = body {
             req = req.header("Content-Type", content_type.unwrap_or(SCIM_JSON)).body(b);
         }
-        let resp = req.send().unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+        let resp = req.send().unwrap_or_else(|e| panic!("request failed: {}", e.without_url()));
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().unwrap_or_default();
