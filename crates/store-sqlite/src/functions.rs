@@ -32,7 +32,7 @@ fn user_match(ctx: &Context<'_>) -> rusqlite::Result<bool> {
     // The filter is the same for every row of a statement: parse it once.
     let filter = ctx.get_or_create_aux(0, |v: ValueRef<'_>| -> Result<Filter, Error> {
         let text = v.as_str().map_err(user_error)?;
-        text.parse::<Filter>().map_err(|e| Error::UserFunctionError(e.detail.into()))
+        Filter::parse_printed(text).map_err(|e| Error::UserFunctionError(e.detail.into()))
     })?;
     let resource = user_resource(ctx)?;
     Ok(filter.matches(&resource, &USER))

@@ -128,6 +128,14 @@ impl std::str::FromStr for Filter {
 }
 
 impl Filter {
+    /// Parses a filter that Roster itself printed from a parsed [`Filter`]
+    /// (e.g. to hand it to a database function). Printing can make a filter
+    /// longer than [`MAX_FILTER_LENGTH`] (escapes), so the length bound is
+    /// relaxed; the depth and term bounds, which protect the stack, still hold.
+    pub fn parse_printed(s: &str) -> Result<Filter, ScimError> {
+        parse::parse_with_max_length(s, MAX_FILTER_LENGTH.saturating_mul(8))
+    }
+
     /// Whether a SCIM resource (core attributes at the top level, extension
     /// attributes inside an object keyed by the extension URN) matches.
     /// Attribute names are resolved case-insensitively against `rt`; unknown

@@ -11,7 +11,12 @@ use crate::ScimError;
 const OPERATORS: &str = "a comparison operator (eq, ne, co, sw, ew, gt, lt, ge, le) or pr";
 
 pub(super) fn parse(input: &str) -> Result<Filter, ScimError> {
-    if input.len() > MAX_FILTER_LENGTH {
+    parse_with_max_length(input, MAX_FILTER_LENGTH)
+}
+
+/// Parses with a custom length bound; depth and term bounds always apply.
+pub(super) fn parse_with_max_length(input: &str, max_length: usize) -> Result<Filter, ScimError> {
+    if input.len() > max_length {
         return Err(ScimError::invalid_filter(format!(
             "Invalid filter: the filter is {} bytes long; at most {MAX_FILTER_LENGTH} are accepted",
             input.len()

@@ -564,3 +564,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn printed_filters_reparse_even_when_printing_makes_them_longer() {
+    // Unquoted legacy values gain quotes when printed.
+    let term = format!("externalId eq {}", "a".repeat(16));
+    let input = vec![term; 240].join(" or ");
+    assert!(input.len() <= MAX_FILTER_LENGTH);
+    let parsed: Filter = input.parse().unwrap();
+    let printed = parsed.to_string();
+    assert!(printed.len() > MAX_FILTER_LENGTH, "the case must exercise the relaxed bound");
+    assert_eq!(Filter::parse_printed(&printed).unwrap(), parsed);
+}
