@@ -168,7 +168,13 @@ fn patch_of_attributes_outside_every_schema_is_ignored() {
         assert_eq!(p["displayName"], json!(display), "{path}");
         assert!(p.get("department").is_none() && p.get("favouriteColour").is_none() && p.get(custom).is_none(), "{p}");
     }
-    // The no-path form with such keys as well.
+}
+
+#[test]
+fn no_path_patch_with_keys_outside_every_schema_is_ignored() {
+    let srv = TestServer::start();
+    let id = srv.create(&entra_user("stray", "stray@contoso.com"))["id"].as_str().unwrap().to_string();
+    let custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
     let p = srv.patch_ops(
         &id,
         json!([{"op": "replace", "value": {format!("{custom}:costCode"): "Z", "department": "D", "title": "T"}}]),
