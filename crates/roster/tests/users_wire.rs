@@ -268,3 +268,74 @@ fn okta_spec_test_flow() {
     let g = srv.get("/Groups").scim(200);
     assert_eq!(g["totalResults"], json!(0));
 }
+
+#[test]
+fn discovery_documents() {
+    let srv = TestServer::start();
+    let spc = srv.get("/ServiceProviderConfig").scim(200);
+    assert_eq!(spc["patch"]["supported"], json!(true), "{spc}");
+    assert_eq!(spc["filter"]["supported"], json!(true), "{spc}");
+    assert!(spc["filter"]["maxResults"].is_u64(), "{spc}");
+    let rts = srv.get("/ResourceTypes").scim(200);
+    let text = rts.to_string();
+    assert!(text.contains("\"User\"") && text.contains(ENT_URN), "{rts}");
+    let schemas = srv.get("/Schemas").scim(200);
+    assert_eq!(schemas["schemas"], json!([LIST_URN]));
+    let ids: Vec<&str> = schemas["Resources"].as_array().unwrap().iter().filter_map(|s| s["id"].as_str()).collect();
+    assert!(ids.contains(&USER_URN) && ids.contains(&ENT_URN), "{ids:?}");
+    assert!(!schemas.to_string().contains("null"), "no nulls in /Schemas");
+    let u = srv.get(&format!("/Schemas/{USER_URN}")).scim(200);
+    assert_eq!(u["id"], json!(USER_URN));
+    srv.get("/Schemas/urn:nope").error(404, None);
+}
+
+#[test]
+fn meta_timestamps_and_versions() {
+    let srv = TestServer::start();
+    let resp = srv.post("/Users", &simple_user("meta"));
+    let u = resp.scim(201);
+    let id = id_of(&u);
+    assert_eq!(resp.header("etag"), u["meta"]["version"].as_str().map(str::to_string));
+    let g = srv.get(&format!("/Users/{id}"));
+    assert_eq!(g.header("etag"), u["meta"]["version"].as_str().map(str::to_string));
+    let p = srv.patch_ops(&id, json!([{"op": "Replace", "path": "displayName", "value": "M"}])).scim(200);
+    assert_eq!(p["meta"]["created"], u["meta"]["created"]);
+    assert_ne!(p["meta"]["version"], u["meta"]["version"]);
+    assert!(p["meta"]["lastModified"].as_str().unwrap() >= u["meta"]["lastModified"].as_str().unwrap());
+    // A PATCH that changes nothing keeps the version.
+    let same = srv.patch_ops(&id, json!([{"op": "Replace", "path": "displayName", "value": "M"}])).scim(200);
+    assert_eq!(same["meta"]["version"], p["meta"]["version"]);
+    assert_eq!(same, p);
+    // Client-sent id and meta are ignored on create and PUT.
+    let mut body = simple_user("meta2");
+    body["id"] = json!("client-chosen");
+    body["meta"] = json!({"created": "2000-01-01T00:00:00Z", "version": "W/\"99\""});
+    let c = srv.create(&body);
+    assert_ne!(c["id"], json!("client-chosen"));
+    assert_ne!(c["meta"]["created"], json!("2000-01-01T00:00:00Z"));
+    let mut put = c.clone();
+    put["id"] = json!("other-id");
+    let r = srv.put(&format!("/Users/{}", id_of(&c)), &put).scim(200);
+    assert_eq!(r["id"], c["id"]);
+}
+
+#[test]
+fn null_and_empty_updates_clear_optional_attributes() {
+    let srv = TestServer::start();
+    let id = id_of(&srv.create(&entra_user("nulls", "nulls@contoso.com")));
+    for value in [json!(""), json!(null)] {
+        srv.patch_ops(&id, json!([{"op": "Replace", "path": "title", "value": "T"}, {"op": "Replace", "path": "nickName", "value": "N"}]))
+            .scim(200);
+        let p = srv
+            .patch_ops(&id, json!([{"op": "Replace", "path": "title", "value": value}, {"op": "replace", "value": {"nickName": value}}]))
+            .scim(200);
+        let g = srv.get_user(&id);
+        assert_eq!(g, p);
+        for k in ["title", "nickName"] {
+            assert!(g.get(k).is_none() || g[k] == json!("") || g[k].is_null(), "{k} after {value}: {g}");
+        }
+    }
+    let p = srv.patch_ops(&id, json!([{"op": "Remove", "path": "displayName"}, {"op": "Remove", "path": "phoneNumbers[type eq \"mobile\"]"}])).scim(200);
+    assert!(p.get("displayName").is_none(), "{p}");
+    assert_eq!(p["phoneNumbers"], json!([{"type": "work", "value": "+1 425 555 0100"}]));
+}
