@@ -74,7 +74,7 @@ impl Directory {
                 username: validated.username.clone(),
                 email: validated.email.clone(),
                 external_id: str_of(&resource, "externalId"),
-                employee_identifier: employee_number(&resource),
+                employee_identifier: validated.employee_identifier.clone(),
                 manager_id: manager_of(&resource),
                 state: if active { org.scim_default_state } else { UserState::Suspended },
                 activated: false,
@@ -169,7 +169,7 @@ impl Directory {
         user.username = validated.username.clone();
         user.email = validated.email.clone();
         user.external_id = str_of(&resource, "externalId");
-        user.employee_identifier = employee_number(&resource);
+        user.employee_identifier = validated.employee_identifier.clone();
         user.manager_id = manager_of(&resource);
         user.state = state;
         user.fields = directory_fields(&resource);
@@ -345,10 +345,6 @@ fn user_name_of(resource: &Value) -> String {
     str_of(resource, "userName").unwrap_or_default()
 }
 
-fn employee_number(resource: &Value) -> Option<String> {
-    resource.get(ENTERPRISE_USER_SCHEMA_URN).and_then(|e| e.get("employeeNumber")).and_then(Value::as_str).map(str::to_string)
-}
-
 fn manager_of(resource: &Value) -> Option<String> {
     resource
         .get(ENTERPRISE_USER_SCHEMA_URN)
@@ -396,7 +392,7 @@ fn check_unique(
             )));
         }
     }
-    if let Some(emp) = employee_number(resource) {
+    if let Some(emp) = &validated.employee_identifier {
         if let Some(holder) = tx.unique_holder(org_id, UniqueField::EmployeeIdentifier, &emp, except)? {
             return Err(DirectoryError::Conflict(format!(
                 "employeeNumber \"{emp}\" already belongs to another user of this organisation (user {holder}). \

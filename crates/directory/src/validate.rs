@@ -68,9 +68,9 @@ pub fn validate_user(policy: UsernamePolicy, user: &Value) -> Result<ValidatedUs
     };
     let username = directory_username(policy, user_name)?;
     let email = match mapping::company_email(user) {
-        // Plain RFC 7643 semantics: emails are free strings; only a
-        // well-formed one becomes the directory email.
-        Some(e) if policy == UsernamePolicy::Rfc => is_email(e).then(|| e.to_lowercase()),
+        // Plain RFC 7643 semantics: emails are free strings and carry no
+        // directory uniqueness (RFC 7643 makes only userName unique).
+        Some(_) if policy == UsernamePolicy::Rfc => None,
         Some(e) => {
             if !is_email(e) {
                 return Err(ScimError::invalid_value(format!(
@@ -98,14 +98,29 @@ pub fn validate_user(policy: UsernamePolicy, user: &Value) -> Result<ValidatedUs
             }
         }
     }
-    Ok(ValidatedUser { username, email })
+    let employee_identifier = match policy {
+        UsernamePolicy::Rfc => None,
+        _ => user
+            .get(scim::schema::ENTERPRISE_USER_SCHEMA_URN)
+            .and_then(|e| e.get("employeeNumber"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    Ok(ValidatedUser { username, email, employee_identifier })
 }
 
-/// What validation derived.
+/// What validation derived: the values the directory keeps unique.
+///
+/// Under the `rfc` policy only the username is unique (RFC 7643 makes only
+/// `userName` unique); emails and employee numbers are stored as sent but are
+/// not directory identifiers, so both are `None` here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedUser {
     pub username: String,
+    /// The lower-cased company email, unique in the organisation.
     pub email: Option<String>,
+    /// The employee identifier, unique in the organisation.
+    pub employee_identifier: Option<String>,
 }
 
 /// A plain address check: one `@`, a non-empty local part, a dotted or
@@ -153,8 +168,13 @@ mod tests {
         let u = json!({"userName": "jdoe"});
         assert!(validate_user(UsernamePolicy::Strict, &u).unwrap_err().detail.contains("work email"));
         assert_eq!(validate_user(UsernamePolicy::Rfc, &u).unwrap().email, None);
-        let odd = json!({"userName": "x", "emails": [{"value": "emailName357", "type": "work"}]});
-        assert_eq!(validate_user(UsernamePolicy::Rfc, &odd).unwrap().email, None);
+        let odd = json!({"userName": "x", "emails": [{"value": "emailName357", "type": "work"}],
+                         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "1"}});
+        let v = validate_user(UsernamePolicy::Rfc, &odd).unwrap();
+        assert_eq!((v.email, v.employee_identifier), (None, None));
+        assert_eq!(validate_user(UsernamePolicy::Strict, &json!({"userName": "x", "emails": [{"value": "a@b.c"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "1"}})).unwrap()
+            .employee_identifier.as_deref(), Some("1"));
         let u = json!({"userName": "jdoe", "emails": [{"value": "not-an-email", "type": "work"}]});
         assert!(validate_user(UsernamePolicy::Strict, &u).is_err());
         let u = json!({"userName": "jdoe", "emails": [{"value": "JDoe@X.com", "type": "work"}],
