@@ -132,6 +132,10 @@ impl Patcher<'_> {
             Some(text) => match PatchPath::parse(text)?.resolve(self.rt)? {
                 PathTarget::Schema(schema) => self.schema_object(kind, schema, value, doc),
                 PathTarget::Attr(target) => self.target(kind, &target, value, doc),
+                PathTarget::Unknown(text) => {
+                    self.ignored.push(text);
+                    Ok(())
+                }
             },
         }
     }

@@ -36,6 +36,11 @@ pub enum PathTarget {
     Schema(&'static Schema),
     /// An attribute, optionally filtered and/or narrowed to a sub-attribute.
     Attr(AttrTarget),
+    /// An attribute outside every schema the resource type announces (a
+    /// custom extension Roster does not know, a misspelt name). Such
+    /// attributes are accepted and ignored, never an error (`product.md` §3),
+    /// so that one unknown mapping does not fail a whole update.
+    Unknown(String),
 }
 
 /// A resolved attribute target.
@@ -93,39 +98,29 @@ impl PatchPath {
         Ok(PatchPath { text: text.to_string(), attr, filter: Some(filter) })
     }
 
-    /// Resolves the path against a resource type. Unknown attributes and
-    /// filters on attributes that cannot have them are `invalidPath`.
+    /// Resolves the path against a resource type. Attributes outside the
+    /// schemas resolve to [`PathTarget::Unknown`]; a filter on an attribute
+    /// that cannot have one is `invalidPath`.
     pub fn resolve(&self, rt: &ResourceType) -> Result<PathTarget, ScimError> {
         if self.filter.is_none() {
             if let Some(schema) = rt.schema_by_urn(self.text.trim()) {
                 return Ok(PathTarget::Schema(schema));
             }
         }
-        let unknown = |name: &str| {
-            ScimError::invalid_path(format!(
-                "The PATCH path \"{}\" names \"{name}\", which is not an attribute of the {} resource.",
-                self.text, rt.name
-            ))
-        };
+        let unknown = || Ok(PathTarget::Unknown(self.text.clone()));
         let resolved = match &self.attr.urn {
-            Some(urn) => {
-                if rt.schema_by_urn(urn).is_none() {
-                    return Err(ScimError::invalid_path(format!(
-                        "The PATCH path \"{}\" names the schema \"{urn}\", which the {} resource does not have.",
-                        self.text, rt.name
-                    )));
-                }
-                rt.resolve(Some(urn), &self.attr.attr)
-            }
+            Some(urn) if rt.schema_by_urn(urn).is_none() => return unknown(),
+            Some(urn) => rt.resolve(Some(urn), &self.attr.attr),
             None => rt.resolve(None, &self.attr.attr),
-        }
-        .ok_or_else(|| unknown(&self.attr.attr))?;
+        };
+        let Some(resolved) = resolved else { return unknown() };
         let attribute = resolved.attribute;
         let sub_attribute = match &self.attr.sub_attr {
             None => None,
-            Some(sub) => {
-                Some(attribute.sub_attribute(sub).ok_or_else(|| unknown(&format!("{}.{sub}", attribute.name)))?)
-            }
+            Some(sub) => match attribute.sub_attribute(sub) {
+                Some(s) => Some(s),
+                None => return unknown(),
+            },
         };
         let filterable = attribute.multi_valued && !attribute.sub_attributes.is_empty();
         if self.filter.is_some() && !filterable {
@@ -253,16 +248,18 @@ mod tests {
     }
 
     #[test]
-    fn path_unknown_attribute_is_invalid_path_naming_it() {
-        let e = PatchPath::parse("nickname2").unwrap().resolve(&USER).unwrap_err();
+    fn path_outside_every_schema_resolves_to_unknown() {
+        for text in ["nickname2", "name.bogus", "urn:example:Foo:bar", "members",
+                     "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:costCode"] {
+            match PatchPath::parse(text).unwrap().resolve(&USER).unwrap() {
+                PathTarget::Unknown(t) => assert_eq!(t, text),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(PatchPath::parse("members").unwrap().resolve(&GROUP).unwrap(), PathTarget::Attr(_)));
+        // Structural errors stay errors.
+        let e = PatchPath::parse("displayName[value eq \"x\"]").unwrap().resolve(&USER).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-        assert!(e.detail.contains("nickname2"), "{}", e.detail);
-        let e = PatchPath::parse("name.bogus").unwrap().resolve(&USER).unwrap_err();
-        assert!(e.detail.contains("bogus"), "{}", e.detail);
-        let e = PatchPath::parse("urn:example:Foo:bar").unwrap().resolve(&USER).unwrap_err();
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-        assert!(PatchPath::parse("members").unwrap().resolve(&USER).is_err());
-        assert!(PatchPath::parse("members").unwrap().resolve(&GROUP).is_ok());
     }
 
     /// Needs the filter parser.

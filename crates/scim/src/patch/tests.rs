@@ -595,9 +595,6 @@ fn patch_removing_required_attributes_fails() {
 fn patch_path_and_value_errors() {
     let e = err(&user(), &USER, json!([{"op":"remove"}]));
     assert_eq!(e.scim_type, Some(ScimType::NoTarget));
-    let e = err(&user(), &USER, json!([{"op":"replace","path":"nickname2","value":"x"}]));
-    assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-    assert!(e.detail.contains("nickname2"), "{}", e.detail);
     let e = err(&user(), &USER, json!([{"op":"replace","path":"emails[type eq","value":"x"}]));
     assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
     let e = err(&user(), &USER, json!([{"op":"replace","value":"x"}]));
@@ -612,10 +609,27 @@ fn patch_is_all_or_nothing() {
     let e = err(
         &user(),
         &USER,
-        json!([{"op":"replace","path":"displayName","value":"New"}, {"op":"replace","path":"bogus","value":"x"}]),
+        json!([{"op":"replace","path":"displayName","value":"New"}, {"op":"replace","path":"active","value":"maybe"}]),
     );
-    assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     assert!(e.detail.starts_with("Operation 2"), "{}", e.detail);
+}
+
+#[test]
+fn patch_paths_outside_every_schema_are_ignored_and_reported() {
+    let request: PatchRequest = serde_json::from_value(json!({"Operations": [
+        {"op": "Add", "path": "favouriteColour", "value": "teal"},
+        {"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:costCode", "value": "7"},
+        {"op": "Replace", "path": "displayName", "value": "New"}
+    ]}))
+    .unwrap();
+    let out = request.apply(&user(), &USER).unwrap();
+    assert_eq!(out.resource["displayName"], "New");
+    assert!(out.resource.get("favouriteColour").is_none());
+    assert_eq!(
+        out.ignored,
+        vec!["favouriteColour".to_string(), "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:costCode".into()]
+    );
 }
 
 #[test]
