@@ -24,9 +24,35 @@ pub use model::{Org, Role, UserRecord, UserState, UsernamePolicy};
 pub use store::{Store, Tx};
 pub use users::{Actor, Directory};
 
-/// Now, as an RFC 3339 string with millisecond precision (UTC).
+/// Now, as an RFC 3339 UTC string with exactly three fractional digits, so
+/// that timestamps compare correctly as strings (`…:44.000Z` < `…:44.283Z`).
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    format_rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// Formats an instant like [`now_rfc3339`].
+pub fn format_rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_have_fixed_width_and_sort_as_strings() {
+        let whole = time::macros::datetime!(2026-11-28 17:17:44 UTC);
+        let later = whole + time::Duration::milliseconds(283);
+        assert_eq!(super::format_rfc3339(whole), "2026-11-28T17:17:44.000Z");
+        assert_eq!(super::format_rfc3339(later), "2026-11-28T17:17:44.283Z");
+        assert!(super::format_rfc3339(whole) < super::format_rfc3339(later));
+    }
 }

@@ -173,8 +173,7 @@ pub fn run(cli: Cli) -> Result<()> {
             })?;
             let store = open_store(&db.database)?;
             let expires_at = expires_in_days.map(|d| {
-                let t = time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d));
-                t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+                directory::format_rfc3339(time::OffsetDateTime::now_utc() + time::Duration::days(i64::from(d)))
             });
             let issued = admin::create_api_key(store.as_ref(), &org, role, name.as_deref(), expires_at, None)?;
             println!("{}", issued.token);
