@@ -1,0 +1,521 @@
+//! [`PgTx`]: the [`Tx`] operations as SQL, run on a connection that the
+//! store has already put inside a transaction.
+
+use crate::conn::{db_error, is_retryable, unique_violation, Conn};
+use crate::doc::{filter_doc, normalize_instant};
+use crate::query::{self, Builder};
+use directory::events::Event;
+use directory::keys::ApiKeyRecord;
+use directory::store::{UniqueField, UserQuery};
+use directory::{DirectoryError, Org, Role, Tx, UserRecord, UserState, UsernamePolicy};
+use postgres::types::ToSql;
+use postgres::Row;
+use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
+use serde_json::Value;
+
+pub struct PgTx<'c> {
+    conn: &'c mut Conn,
+    /// Set when a statement failed because of a concurrent transaction: the
+    /// store then rolls back and runs the work again.
+    pub retry: bool,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl<'c> PgTx<'c> {
+    pub fn new(conn: &'c mut Conn) -> Self {
+        PgTx { conn, retry: false }
+    }
+
+    /// Maps an error, remembering whether it calls for a retry.
+    fn err(&mut self, e: postgres::Error) -> DirectoryError {
+        if is_retryable(&e) {
+            self.retry = true;
+        }
+        db_error(e)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
+        let stmt = self.conn.prepare(sql)?;
+        self.conn.client.execute(&stmt, params)
+    }
+
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, DirectoryError> {
+        let result = self.conn.prepare(sql).and_then(|stmt| self.conn.client.query(&stmt, params));
+        result.map_err(|e| self.err(e))
+    }
+
+    fn query_one<T>(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        read: impl FnOnce(&Row) -> Result<T, DirectoryError>,
+    ) -> Result<Option<T>, DirectoryError> {
+        let rows = self.query(sql, params)?;
+        rows.first().map(read).transpose()
+    }
+
+    fn query_all<T>(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        read: impl Fn(&Row) -> Result<T, DirectoryError>,
+    ) -> Result<Vec<T>, DirectoryError> {
+        self.query(sql, params)?.iter().map(read).collect()
+    }
+
+    /// Rewrites the `user_emails` rows of a user.
+    fn sync_emails(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
+        self.execute("DELETE FROM user_emails WHERE user_id = $1", &[&user.id]).map_err(|e| self.err(e))?;
+        let values = email_values(&user.scim);
+        if values.is_empty() {
+            return Ok(());
+        }
+        self.execute(
+            "INSERT INTO user_emails (org_id, user_id, value_folded) SELECT $1, $2, unnest($3::text[])",
+            &[&user.org_id, &user.id, &values],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
+    fn user_write_error(&mut self, e: postgres::Error, user: &UserRecord) -> DirectoryError {
+        let Some(constraint) = unique_violation(&e) else { return self.err(e) };
+        let detail = match constraint {
+            "users_org_username" => {
+                format!("userName \"{}\" is already taken in this organisation.", user.user_name)
+            }
+            "users_org_email" => format!(
+                "email \"{}\" already belongs to another user of this organisation.",
+                user.email.as_deref().unwrap_or("")
+            ),
+            "users_org_employee" => format!(
+                "employeeNumber \"{}\" already belongs to another user of this organisation.",
+                user.employee_identifier.as_deref().unwrap_or("")
+            ),
+            "users_id_key" => format!("A user with id \"{}\" already exists.", user.id),
+            other => format!("A unique value is already taken ({other})."),
+        };
+        DirectoryError::Conflict(detail)
+    }
+
+    /// The bind values of a user row, in [`USER_WRITE_COLUMNS`] order.
+    fn write_user(&mut self, sql: &str, user: &UserRecord) -> Result<u64, DirectoryError> {
+        let user_name_folded = user.user_name.to_lowercase();
+        let username_folded = user.username.to_lowercase();
+        let email = user.email.as_deref().map(str::to_lowercase);
+        let scim = json_text(&user.scim)?;
+        let fields = json_text(&user.fields)?;
+        let doc = json_text(&filter_doc(user))?;
+        let created_at = normalize_instant(&user.created);
+        let last_modified_at = normalize_instant(&user.last_modified);
+        let activated = user.activated;
+        let password_expired = user.password_expired;
+        let result = self.execute(
+            sql,
+            &[
+                &user.id,
+                &user.org_id,
+                &user.user_name,
+                &user_name_folded,
+                &user.username,
+                &username_folded,
+                &email,
+                &user.external_id,
+                &user.employee_identifier,
+                &user.manager_id,
+                &user.state.as_str(),
+                &activated,
+                &password_expired,
+                &scim,
+                &fields,
+                &doc,
+                &user.created,
+                &user.last_modified,
+                &created_at,
+                &last_modified_at,
+                &user.version,
+            ],
+        );
+        result.map_err(|e| self.user_write_error(e, user))
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> DirectoryError {
+    DirectoryError::Store(format!("unexpected {what} {value:?} in the database"))
+}
+
+fn json_text(v: &Value) -> Result<String, DirectoryError> {
+    serde_json::to_string(v).map_err(|e| DirectoryError::Store(e.to_string()))
+}
+
+fn get<'r, T: postgres::types::FromSql<'r>>(row: &'r Row, i: usize) -> Result<T, DirectoryError> {
+    row.try_get(i).map_err(db_error)
+}
+
+fn json_from(row: &Row, i: usize) -> Result<Value, DirectoryError> {
+    let text: &str = get(row, i)?;
+    serde_json::from_str(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
+}
+
+const ORG_COLUMNS: &str = "id, name, username_policy, scim_default_state, created";
+
+fn org_from_row(row: &Row) -> Result<Org, DirectoryError> {
+    let policy: String = get(row, 2)?;
+    let state: String = get(row, 3)?;
+    Ok(Org {
+        id: get(row, 0)?,
+        name: get(row, 1)?,
+        username_policy: UsernamePolicy::parse(&policy).ok_or_else(|| corrupt("username policy", &policy))?,
+        scim_default_state: UserState::parse(&state).ok_or_else(|| corrupt("user state", &state))?,
+        created: get(row, 4)?,
+    })
+}
+
+const KEY_COLUMNS: &str = "id, org_id, name, role, principal, token_hash, token_hint, created, expires_at, revoked_at";
+
+fn key_from_row(row: &Row) -> Result<ApiKeyRecord, DirectoryError> {
+    let role: String = get(row, 3)?;
+    Ok(ApiKeyRecord {
+        id: get(row, 0)?,
+        org_id: get(row, 1)?,
+        name: get(row, 2)?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        principal: get(row, 4)?,
+        token_hash: get(row, 5)?,
+        token_hint: get(row, 6)?,
+        created: get(row, 7)?,
+        expires_at: get(row, 8)?,
+        revoked_at: get(row, 9)?,
+    })
+}
+
+/// Reads a row selected with [`query::USER_COLUMNS`].
+fn user_from_row(row: &Row) -> Result<UserRecord, DirectoryError> {
+    let state: &str = get(row, 8)?;
+    let state = UserState::parse(state).ok_or_else(|| corrupt("user state", state))?;
+    Ok(UserRecord {
+        id: get(row, 0)?,
+        org_id: get(row, 1)?,
+        user_name: get(row, 2)?,
+        username: get(row, 3)?,
+        email: get(row, 4)?,
+        external_id: get(row, 5)?,
+        employee_identifier: get(row, 6)?,
+        manager_id: get(row, 7)?,
+        state,
+        activated: get(row, 9)?,
+        password_expired: get(row, 10)?,
+        scim: json_from(row, 11)?,
+        fields: json_from(row, 12)?,
+        created: get(row, 13)?,
+        last_modified: get(row, 14)?,
+        version: get(row, 15)?,
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "id, at, org_id, actor, source, event_type, resource_type, resource_id, resource_name, changes, ignored, status, error";
+
+fn event_from_row(row: &Row) -> Result<Event, DirectoryError> {
+    let ignored = json_from(row, 10)?;
+    let status: i32 = get(row, 11)?;
+    Ok(Event {
+        id: get(row, 0)?,
+        at: get(row, 1)?,
+        org_id: get(row, 2)?,
+        actor: get(row, 3)?,
+        source: get(row, 4)?,
+        event_type: get(row, 5)?,
+        resource_type: get(row, 6)?,
+        resource_id: get(row, 7)?,
+        resource_name: get(row, 8)?,
+        changes: json_from(row, 9)?,
+        ignored: serde_json::from_value(ignored).map_err(|e| DirectoryError::Store(e.to_string()))?,
+        status: u16::try_from(status).map_err(|_| corrupt("status", &status.to_string()))?,
+        error: get(row, 12)?,
+    })
+}
+
+/// Every email value of a SCIM user, folded, without duplicates.
+fn email_values(scim: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(items) = scim.get("emails").and_then(Value::as_array) {
+        for item in items {
+            let value = item.get("value").or(if item.is_string() { Some(item) } else { None });
+            if let Some(v) = value.and_then(Value::as_str) {
+                let folded = v.to_lowercase();
+                if !out.contains(&folded) {
+                    out.push(folded);
+                }
+            }
+        }
+    }
+    out
+}
+
+const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, \
+     email, external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, \
+     created, last_modified, created_at, last_modified_at, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18, \
+     $19::text::timestamptz, $20::text::timestamptz, $21)";
+
+const UPDATE_USER: &str = "UPDATE users SET user_name = $3, user_name_folded = $4, username = $5, \
+     username_folded = $6, email = $7, external_id = $8, employee_identifier = $9, manager_id = $10, state = $11, \
+     activated = $12, password_expired = $13, scim = $14, fields = $15, doc = $16::text::jsonb, created = $17, \
+     last_modified = $18, created_at = $19::text::timestamptz, last_modified_at = $20::text::timestamptz, \
+     version = $21 WHERE id = $1 AND org_id = $2";
+
+impl Tx for PgTx<'_> {
+    /// Inserts an organisation; its `id` is assigned by the database (the given one is ignored).
+    fn insert_org(&mut self, org: &Org) -> Result<i64, DirectoryError> {
+        let stmt = self.conn.prepare(
+            "INSERT INTO orgs (name, username_policy, scim_default_state, created) VALUES ($1, $2, $3, $4) RETURNING id",
+        );
+        let result = stmt.and_then(|s| {
+            self.conn.client.query_one(
+                &s,
+                &[&org.name, &org.username_policy.as_str(), &org.scim_default_state.as_str(), &org.created],
+            )
+        });
+        match result {
+            Ok(row) => get(&row, 0),
+            Err(e) if unique_violation(&e).is_some() => {
+                Err(DirectoryError::Conflict(format!("An organisation named \"{}\" already exists.", org.name)))
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn org_by_name(&mut self, name: &str) -> Result<Option<Org>, DirectoryError> {
+        self.query_one(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE name = $1"), &[&name], org_from_row)
+    }
+
+    fn org_by_id(&mut self, id: i64) -> Result<Option<Org>, DirectoryError> {
+        self.query_one(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1"), &[&id], org_from_row)
+    }
+
+    fn list_orgs(&mut self) -> Result<Vec<Org>, DirectoryError> {
+        self.query_all(&format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY id"), &[], org_from_row)
+    }
+
+    fn update_org(&mut self, org: &Org) -> Result<(), DirectoryError> {
+        let result = self.execute(
+            "UPDATE orgs SET name = $1, username_policy = $2, scim_default_state = $3 WHERE id = $4",
+            &[&org.name, &org.username_policy.as_str(), &org.scim_default_state.as_str(), &org.id],
+        );
+        let n = match result {
+            Ok(n) => n,
+            Err(e) if unique_violation(&e).is_some() => {
+                return Err(DirectoryError::Conflict(format!("An organisation named \"{}\" already exists.", org.name)))
+            }
+            Err(e) => return Err(self.err(e)),
+        };
+        if n == 0 {
+            return Err(DirectoryError::NotFound(format!("Organisation {} not found.", org.id)));
+        }
+        Ok(())
+    }
+
+    fn insert_api_key(&mut self, key: &ApiKeyRecord) -> Result<(), DirectoryError> {
+        let result = self.execute(
+            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &[
+                &key.id,
+                &key.org_id,
+                &key.name,
+                &key.role.as_str(),
+                &key.principal,
+                &key.token_hash,
+                &key.token_hint,
+                &key.created,
+                &key.expires_at,
+                &key.revoked_at,
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if unique_violation(&e).is_some() => Err(DirectoryError::Conflict(format!(
+                "An API key with id \"{}\" or the same token already exists.",
+                key.id
+            ))),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn api_key_by_hash(&mut self, token_hash: &str) -> Result<Option<ApiKeyRecord>, DirectoryError> {
+        self.query_one(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE token_hash = $1"),
+            &[&token_hash],
+            key_from_row,
+        )
+    }
+
+    fn list_api_keys(&mut self, org_id: i64) -> Result<Vec<ApiKeyRecord>, DirectoryError> {
+        self.query_all(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created, id"),
+            &[&org_id],
+            key_from_row,
+        )
+    }
+
+    fn revoke_api_key(&mut self, org_id: i64, key_id: &str, at: &str) -> Result<bool, DirectoryError> {
+        let n = self
+            .execute(
+                "UPDATE api_keys SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL",
+                &[&at, &org_id, &key_id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    fn user_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<UserRecord>, DirectoryError> {
+        self.query_one(
+            &format!("SELECT {} FROM users u WHERE u.id = $1 AND u.org_id = $2", query::USER_COLUMNS),
+            &[&id, &org_id],
+            user_from_row,
+        )
+    }
+
+    fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
+        let mut b = Builder::default();
+        let pred = b.predicate(org_id, q.filter);
+        let count_params = b.params.clone();
+        let rows = self.query(&query::count_sql(&pred), &Builder::bind(&count_params))?;
+        let total: i64 = match rows.first() {
+            Some(row) => get(row, 0)?,
+            None => 0,
+        };
+        let total = u64::try_from(total).unwrap_or(0);
+        let offset = q.start_index.saturating_sub(1);
+        if q.count == 0 || offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let (order, from_extra) = b.order_by(q.sort_by, q.sort_order);
+        let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);
+        let users = self.query_all(&sql, &Builder::bind(&b.params), user_from_row)?;
+        Ok((total, users))
+    }
+
+    fn unique_holder(
+        &mut self,
+        org_id: i64,
+        field: UniqueField,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<Option<String>, DirectoryError> {
+        let (sql, value) = match field {
+            UniqueField::Username => (
+                "SELECT id FROM users WHERE org_id = $1 AND username_folded = $2 AND id IS DISTINCT FROM $3 LIMIT 1",
+                value.to_lowercase(),
+            ),
+            UniqueField::Email => (
+                "SELECT id FROM users WHERE org_id = $1 AND email = $2 AND id IS DISTINCT FROM $3 LIMIT 1",
+                value.to_lowercase(),
+            ),
+            UniqueField::EmployeeIdentifier => (
+                "SELECT id FROM users WHERE org_id = $1 AND employee_identifier = $2 AND id IS DISTINCT FROM $3 LIMIT 1",
+                value.to_string(),
+            ),
+        };
+        self.query_one(sql, &[&org_id, &value, &except_id], |row| get(row, 0))
+    }
+
+    fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
+        self.write_user(INSERT_USER, user)?;
+        self.sync_emails(user)
+    }
+
+    fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
+        if self.write_user(UPDATE_USER, user)? == 0 {
+            return Err(DirectoryError::NotFound(format!("User {} not found.", user.id)));
+        }
+        self.sync_emails(user)
+    }
+
+    fn delete_user(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
+        // user_emails rows go with the user (ON DELETE CASCADE).
+        let n = self
+            .execute("DELETE FROM users WHERE org_id = $1 AND id = $2", &[&org_id, &id])
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    fn clear_manager_references(&mut self, org_id: i64, manager_id: &str) -> Result<(), DirectoryError> {
+        let managed = self.query_all(
+            &format!(
+                "SELECT {} FROM users u WHERE u.org_id = $1 AND u.manager_id = $2 ORDER BY u.seq",
+                query::USER_COLUMNS
+            ),
+            &[&org_id, &manager_id],
+            user_from_row,
+        )?;
+        if managed.is_empty() {
+            return Ok(());
+        }
+        let now = directory::now_rfc3339();
+        for mut user in managed {
+            if let Some(attrs) = user.scim.as_object_mut() {
+                let ext_key = attrs.keys().find(|k| k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA_URN)).cloned();
+                if let Some(key) = ext_key {
+                    let now_empty = match attrs.get_mut(&key).and_then(Value::as_object_mut) {
+                        Some(ext) => {
+                            ext.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
+                            ext.is_empty()
+                        }
+                        None => false,
+                    };
+                    if now_empty {
+                        attrs.shift_remove(&key);
+                    }
+                }
+            }
+            if let Some(f) = user.fields.as_object_mut() {
+                f.shift_remove("manager");
+            }
+            user.manager_id = None;
+            user.version += 1;
+            user.last_modified = now.clone();
+            self.write_user(UPDATE_USER, &user)?;
+        }
+        Ok(())
+    }
+
+    fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
+        let ignored = serde_json::to_string(&event.ignored).map_err(|e| DirectoryError::Store(e.to_string()))?;
+        let changes = json_text(&event.changes)?;
+        let status = i32::from(event.status);
+        self.execute(
+            &format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ),
+            &[
+                &event.id,
+                &event.at,
+                &event.org_id,
+                &event.actor,
+                &event.source,
+                &event.event_type,
+                &event.resource_type,
+                &event.resource_id,
+                &event.resource_name,
+                &changes,
+                &ignored,
+                &status,
+                &event.error,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn recent_events(&mut self, org_id: i64, limit: u64) -> Result<Vec<Event>, DirectoryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_all(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE org_id = $1 ORDER BY seq DESC LIMIT $2"),
+            &[&org_id, &limit],
+            event_from_row,
+        )
+    }
+}
