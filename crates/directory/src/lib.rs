@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod error;
 pub mod events;
+pub mod groups;
 pub mod keys;
 pub mod mapping;
 pub mod model;
@@ -20,7 +21,7 @@ pub mod users;
 pub mod validate;
 
 pub use error::DirectoryError;
-pub use model::{Org, Role, UserRecord, UserState, UsernamePolicy};
+pub use model::{GroupRecord, GroupRef, MemberRef, Org, Role, UserNames, UserRecord, UserState, UsernamePolicy};
 pub use store::{Store, Tx};
 pub use users::{Actor, Directory};
 

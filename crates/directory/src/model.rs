@@ -147,3 +147,49 @@ impl UserRecord {
         self.state != UserState::Suspended && !self.password_expired
     }
 }
+
+/// A group as stored. Its members live apart (one row per membership), so
+/// that a membership change never reads or rewrites the member list.
+///
+/// `scim` holds the normalised SCIM attributes other than `members`
+/// (`displayName`, `externalId`), as the provider sent them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: String,
+    pub org_id: i64,
+    /// SCIM `displayName`, as sent; unique in the organisation, case-insensitively.
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub scim: Value,
+    pub created: String,
+    pub last_modified: String,
+    /// Incremented on every write (membership changes included); the SCIM `meta.version`.
+    pub version: i64,
+}
+
+/// A member of a group, as rendered: the user's id and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    /// The member's user id.
+    pub id: String,
+    /// The user's SCIM `displayName`, else their `userName`.
+    pub display: String,
+}
+
+/// A group a user belongs to, for the user's read-only `groups` attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    /// The user the membership belongs to.
+    pub user_id: String,
+    pub group_id: String,
+    pub display_name: String,
+}
+
+/// Names of a user, for references to it (`manager.displayName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNames {
+    pub id: String,
+    pub user_name: String,
+    /// The user's SCIM `displayName`, if set.
+    pub display_name: Option<String>,
+}

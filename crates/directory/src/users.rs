@@ -3,7 +3,7 @@
 
 use crate::events::{diff, Event};
 use crate::mapping::directory_fields;
-use crate::model::{Org, UserRecord, UserState};
+use crate::model::{GroupRef, Org, UserNames, UserRecord, UserState};
 use crate::store::{self, Store, Tx, UniqueField, UserQuery};
 use crate::validate::{validate_user, ValidatedUser};
 use crate::{now_rfc3339, DirectoryError};
@@ -24,7 +24,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("key:{} ({})", self.key_id, self.key_name)
     }
 }
@@ -215,6 +215,41 @@ impl Directory {
         store::read(self.store.as_ref(), |tx| tx.query_users(org_id, query))
     }
 
+    /// A user with what its rendering needs from other records (see [`UserLinks`]).
+    pub fn get_user_linked(
+        &self,
+        org_id: i64,
+        id: &str,
+        with_groups: bool,
+    ) -> Result<(UserRecord, UserLinks), DirectoryError> {
+        store::read(self.store.as_ref(), |tx| {
+            let user = load(tx, org_id, id)?;
+            let mut links = user_links(tx, org_id, std::slice::from_ref(&user), with_groups)?;
+            Ok((user, links.pop().unwrap_or_default()))
+        })
+    }
+
+    /// A page of users with their links, looked up in two queries for the whole page.
+    pub fn list_users_linked(
+        &self,
+        org_id: i64,
+        query: &UserQuery<'_>,
+        with_groups: bool,
+    ) -> Result<(u64, Vec<(UserRecord, UserLinks)>), DirectoryError> {
+        store::read(self.store.as_ref(), |tx| {
+            let (total, users) = tx.query_users(org_id, query)?;
+            let links = user_links(tx, org_id, &users, with_groups)?;
+            Ok((total, users.into_iter().zip(links).collect()))
+        })
+    }
+
+    /// The links of one user just written (for the response to a write).
+    pub fn links_of(&self, user: &UserRecord, with_groups: bool) -> Result<UserLinks, DirectoryError> {
+        store::read(self.store.as_ref(), |tx| {
+            Ok(user_links(tx, user.org_id, std::slice::from_ref(user), with_groups)?.pop().unwrap_or_default())
+        })
+    }
+
     fn event(
         &self,
         actor: &Actor,
@@ -264,7 +299,82 @@ impl Directory {
     }
 }
 
-/// Renders a stored user as a SCIM resource.
+/// What rendering a user needs from other records: its groups (the
+/// read-only `groups` attribute) and its manager's names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserLinks {
+    pub groups: Vec<GroupRef>,
+    pub manager: Option<UserNames>,
+}
+
+/// The links of each of `users` (same order), in one query per kind.
+fn user_links(
+    tx: &mut dyn Tx,
+    org_id: i64,
+    users: &[UserRecord],
+    with_groups: bool,
+) -> Result<Vec<UserLinks>, DirectoryError> {
+    let mut out = vec![UserLinks::default(); users.len()];
+    if users.is_empty() {
+        return Ok(out);
+    }
+    let mut manager_ids: Vec<String> = users.iter().filter_map(|u| u.manager_id.clone()).collect();
+    manager_ids.sort();
+    manager_ids.dedup();
+    if !manager_ids.is_empty() {
+        let names = tx.user_names(org_id, &manager_ids)?;
+        for (user, links) in users.iter().zip(out.iter_mut()) {
+            links.manager = user.manager_id.as_ref().and_then(|m| names.iter().find(|n| &n.id == m).cloned());
+        }
+    }
+    if with_groups {
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        for g in tx.groups_of_users(org_id, &ids)? {
+            if let Some(i) = users.iter().position(|u| u.id == g.user_id) {
+                out[i].groups.push(g);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Renders a stored user with its links: the manager as `{"value", "$ref",
+/// "displayName"}` (displayName when the manager has one) and `groups`.
+pub fn render_user_linked(user: &UserRecord, links: &UserLinks, base_url: &str) -> Value {
+    let mut out = render_user(user, base_url);
+    if let Some(names) = &links.manager {
+        if let Some(manager) =
+            out.get_mut(ENTERPRISE_USER_SCHEMA_URN).and_then(|e| e.get_mut("manager")).and_then(Value::as_object_mut)
+        {
+            if manager.get("value").and_then(Value::as_str) == Some(names.id.as_str()) {
+                if let Some(d) = &names.display_name {
+                    manager.insert("displayName".into(), Value::String(d.clone()));
+                }
+            }
+        }
+    }
+    if !links.groups.is_empty() {
+        let groups: Vec<Value> = links
+            .groups
+            .iter()
+            .map(|g| {
+                json!({"value": g.group_id, "$ref": format!("{base_url}/Groups/{}", g.group_id),
+                       "display": g.display_name, "type": "direct"})
+            })
+            .collect();
+        if let Some(o) = out.as_object_mut() {
+            // Before `meta`, after the user's own attributes.
+            let meta = o.shift_remove("meta");
+            o.insert("groups".into(), Value::Array(groups));
+            if let Some(m) = meta {
+                o.insert("meta".into(), m);
+            }
+        }
+    }
+    out
+}
+
+/// Renders a stored user as a SCIM resource, without links.
 pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
     let mut out = Map::new();
     let mut schemas = vec![Value::String(USER_SCHEMA_URN.into())];
@@ -282,10 +392,8 @@ pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
         out.insert("active".into(), Value::Bool(user.active()));
     }
     // The manager as a reference: `{"value": id, "$ref": location}`.
-    if let Some(manager) = out
-        .get_mut(ENTERPRISE_USER_SCHEMA_URN)
-        .and_then(|e| e.get_mut("manager"))
-        .and_then(Value::as_object_mut)
+    if let Some(manager) =
+        out.get_mut(ENTERPRISE_USER_SCHEMA_URN).and_then(|e| e.get_mut("manager")).and_then(Value::as_object_mut)
     {
         if let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_string) {
             manager.insert("$ref".into(), Value::String(format!("{base_url}/Users/{id}")));

@@ -15,6 +15,8 @@ use crate::schema::{coerce_value, normalize, AttrType, Attribute, Mutability, Re
 use crate::ScimError;
 use serde_json::{Map, Value};
 
+pub mod members;
+
 /// A PATCH request body (`urn:ietf:params:scim:api:messages:2.0:PatchOp`).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct PatchRequest {

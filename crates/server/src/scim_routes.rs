@@ -9,18 +9,19 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use directory::groups::{render_group, GroupView};
 use directory::store::UserQuery;
-use directory::users::render_user;
+use directory::users::{render_user_linked, UserLinks};
 use directory::UserRecord;
 use scim::list::{list_response, ListQuery};
 use scim::patch::PatchRequest;
 use scim::projection::Projection;
-use scim::schema::{self, ResourceType, USER};
+use scim::schema::{self, ResourceType, GROUP, USER};
 use scim::ScimError;
 use serde_json::Value;
 
 /// The resource types this server serves and announces.
-const SERVED: &[&ResourceType] = &[&USER];
+const SERVED: &[&ResourceType] = &[&USER, &GROUP];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -29,13 +30,14 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema_by_id))
-        // Root search (RFC 7644 §3.4.3): Users are the only searchable resource so far.
+        // Root search (RFC 7644 §3.4.3): searches Users only (see `search_users`).
         .route("/.search", post(search_users))
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
         .route("/Users/{id}", get(get_user).put(replace_user).patch(patch_user).delete(delete_user))
-        .route("/Groups", get(list_groups).post(groups_not_available))
-        .route("/Groups/{id}", get(groups_not_available).put(groups_not_available).patch(groups_not_available))
+        .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", post(search_groups))
+        .route("/Groups/{id}", get(get_group).put(replace_group).patch(patch_group).delete(delete_group))
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -81,9 +83,9 @@ async fn schema_by_id(State(app): State<AppState>, Path(id): Path<String>) -> Re
         .ok_or_else(|| ApiError(ScimError::not_found(format!("Schema {id} not found."))))
 }
 
-/// A user rendered with the request's projection.
-fn user_json(app: &AppState, user: &UserRecord, projection: &Projection) -> Value {
-    let full = render_user(user, &app.config.scim_base());
+/// A user rendered with its links and the request's projection.
+fn user_json(app: &AppState, user: &UserRecord, links: &UserLinks, projection: &Projection) -> Value {
+    let full = render_user_linked(user, links, &app.config.scim_base());
     if projection.is_default() {
         full
     } else {
@@ -106,6 +108,7 @@ fn with_user_headers(mut resp: Response, app: &AppState, user: &UserRecord, crea
 async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ApiError> {
     let org_id = caller.0.org.id;
     let q = query.clone();
+    let with_groups = !query.projection.omits(&USER, "groups");
     let (total, users) = app
         .blocking(move |dir| {
             let uq = UserQuery {
@@ -115,20 +118,29 @@ async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -
                 start_index: q.start_index,
                 count: q.count,
             };
-            dir.list_users(org_id, &uq)
+            dir.list_users_linked(org_id, &uq, with_groups)
         })
         .await?;
-    let resources = users.iter().map(|u| user_json(app, u, &query.projection)).collect();
+    let resources = users.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
     Ok(scim_json(StatusCode::OK, &list_response(total, query.start_index, resources)))
 }
 
-async fn list_users(State(app): State<AppState>, caller: ScimCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn list_users(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = query_pairs(&raw);
-    let query = ListQuery::from_pairs(&USER, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &app.config.list_limits)?;
+    let query =
+        ListQuery::from_pairs(&USER, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &app.config.list_limits)?;
     run_user_query(&app, &caller, query).await
 }
 
-async fn search_users(State(app): State<AppState>, caller: ScimCaller, ScimJson(body): ScimJson) -> Result<Response, ApiError> {
+async fn search_users(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
     let query = ListQuery::from_search_body(&USER, &body, &app.config.list_limits)?;
     run_user_query(&app, &caller, query).await
 }
@@ -140,8 +152,10 @@ async fn get_user(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let org_id = caller.0.org.id;
-    let user = app.blocking(move |dir| dir.get_user(org_id, &id)).await?;
-    let body = user_json(&app, &user, &projection_from(&USER, &raw));
+    let projection = projection_from(&USER, &raw);
+    let with_groups = !projection.omits(&USER, "groups");
+    let (user, links) = app.blocking(move |dir| dir.get_user_linked(org_id, &id, with_groups)).await?;
+    let body = user_json(&app, &user, &links, &projection);
     Ok(with_user_headers(scim_json(StatusCode::OK, &body), &app, &user, false))
 }
 
@@ -152,8 +166,14 @@ async fn create_user(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
-    let user = app.blocking(move |dir| dir.create_user(&actor, &body)).await?;
-    let json = user_json(&app, &user, &projection_from(&USER, &raw));
+    let (user, links) = app
+        .blocking(move |dir| {
+            let user = dir.create_user(&actor, &body)?;
+            let links = dir.links_of(&user, false)?;
+            Ok((user, links))
+        })
+        .await?;
+    let json = user_json(&app, &user, &links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::CREATED, &json), &app, &user, true))
 }
 
@@ -165,8 +185,14 @@ async fn replace_user(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
-    let written = app.blocking(move |dir| dir.replace_user(&actor, &id, &body)).await?;
-    let json = user_json(&app, &written.user, &projection_from(&USER, &raw));
+    let (written, links) = app
+        .blocking(move |dir| {
+            let written = dir.replace_user(&actor, &id, &body)?;
+            let links = dir.links_of(&written.user, true)?;
+            Ok((written, links))
+        })
+        .await?;
+    let json = user_json(&app, &written.user, &links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::OK, &json), &app, &written.user, false))
 }
 
@@ -193,12 +219,22 @@ async fn patch_user(
 ) -> Result<Response, ApiError> {
     let patch = patch_request(body)?;
     let actor = caller.0;
-    let written = app.blocking(move |dir| dir.patch_user(&actor, &id, &patch)).await?;
-    let json = user_json(&app, &written.user, &projection_from(&USER, &raw));
+    let (written, links) = app
+        .blocking(move |dir| {
+            let written = dir.patch_user(&actor, &id, &patch)?;
+            let links = dir.links_of(&written.user, true)?;
+            Ok((written, links))
+        })
+        .await?;
+    let json = user_json(&app, &written.user, &links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::OK, &json), &app, &written.user, false))
 }
 
-async fn delete_user(State(app): State<AppState>, caller: ScimCaller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete_user(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let actor = caller.0;
     app.blocking(move |dir| dir.delete_user(&actor, &id)).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -206,22 +242,177 @@ async fn delete_user(State(app): State<AppState>, caller: ScimCaller, Path(id): 
     Ok(resp)
 }
 
-/// Groups are not provisioned yet: a lookup finds none (so Entra's Test
-/// Connection group probe succeeds), and writes say what to do instead.
-async fn list_groups(State(app): State<AppState>, _caller: ScimCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let pairs = query_pairs(&raw);
-    let query = ListQuery::from_pairs(
-        &schema::GROUP,
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        &app.config.list_limits,
-    )?;
-    Ok(scim_json(StatusCode::OK, &list_response(0, query.start_index, vec![])))
+fn no_content() -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::error::SCIM_JSON));
+    resp
 }
 
-async fn groups_not_available(_caller: ScimCaller) -> ApiError {
-    ApiError(ScimError::status(
-        501,
-        "Group provisioning is not available in this version of Roster. In Entra ID, set Mappings → \"Provision \
-         Microsoft Entra ID Groups\" to No for now.",
-    ))
+/// A group rendered with the request's projection.
+fn group_json(app: &AppState, view: &GroupView, projection: &Projection) -> Value {
+    let full = render_group(&view.group, view.members.as_deref(), &app.config.scim_base());
+    if projection.is_default() {
+        full
+    } else {
+        projection.apply(&GROUP, &full)
+    }
+}
+
+fn with_group_headers(mut resp: Response, app: &AppState, view: &GroupView, created: bool) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", view.group.version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if created {
+        if let Ok(v) = HeaderValue::from_str(&format!("{}/Groups/{}", app.config.scim_base(), view.group.id)) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    resp
+}
+
+/// Whether the client asked for a projection (`attributes` or `excludedAttributes`).
+fn asks_for_attributes(raw: &Option<String>) -> bool {
+    query_pairs(raw)
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes"))
+}
+
+async fn run_group_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ApiError> {
+    let org_id = caller.0.org.id;
+    let q = query.clone();
+    // `excludedAttributes=members` (Entra's every lookup) never reads a member list.
+    let with_members = !query.projection.omits(&GROUP, "members");
+    let (total, groups) = app
+        .blocking(move |dir| {
+            let gq = UserQuery {
+                filter: q.filter.as_ref(),
+                sort_by: q.sort_by.as_ref(),
+                sort_order: q.sort_order,
+                start_index: q.start_index,
+                count: q.count,
+            };
+            dir.list_groups(org_id, &gq, with_members)
+        })
+        .await?;
+    let resources = groups.iter().map(|g| group_json(app, g, &query.projection)).collect();
+    Ok(scim_json(StatusCode::OK, &list_response(total, query.start_index, resources)))
+}
+
+async fn list_groups(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(&raw);
+    let query =
+        ListQuery::from_pairs(&GROUP, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &app.config.list_limits)?;
+    run_group_query(&app, &caller, query).await
+}
+
+async fn search_groups(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let query = ListQuery::from_search_body(&GROUP, &body, &app.config.list_limits)?;
+    run_group_query(&app, &caller, query).await
+}
+
+async fn get_group(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let org_id = caller.0.org.id;
+    let projection = projection_from(&GROUP, &raw);
+    let with_members = !projection.omits(&GROUP, "members");
+    let view = app.blocking(move |dir| dir.get_group(org_id, &id, with_members)).await?;
+    let body = group_json(&app, &view, &projection);
+    Ok(with_group_headers(scim_json(StatusCode::OK, &body), &app, &view, false))
+}
+
+async fn create_group(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let actor = caller.0;
+    let projection = projection_from(&GROUP, &raw);
+    let with_members = !projection.omits(&GROUP, "members");
+    let org_id = actor.org.id;
+    let view = app
+        .blocking(move |dir| {
+            let group = dir.create_group(&actor, &body)?;
+            dir.get_group(org_id, &group.id, with_members)
+        })
+        .await?;
+    let json = group_json(&app, &view, &projection);
+    Ok(with_group_headers(scim_json(StatusCode::CREATED, &json), &app, &view, true))
+}
+
+async fn replace_group(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let actor = caller.0;
+    let projection = projection_from(&GROUP, &raw);
+    let with_members = !projection.omits(&GROUP, "members");
+    let org_id = actor.org.id;
+    let view = app
+        .blocking(move |dir| {
+            let written = dir.replace_group(&actor, &id, &body)?;
+            dir.get_group(org_id, &written.group.id, with_members)
+        })
+        .await?;
+    let json = group_json(&app, &view, &projection);
+    Ok(with_group_headers(scim_json(StatusCode::OK, &json), &app, &view, false))
+}
+
+/// Group PATCH answers 204 (wire spec §3: a body listing every member is not
+/// advisable), or 200 with the group when the client names attributes.
+async fn patch_group(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let patch = patch_request(body)?;
+    let actor = caller.0;
+    let org_id = actor.org.id;
+    let wants_body = asks_for_attributes(&raw);
+    let projection = projection_from(&GROUP, &raw);
+    let with_members = !projection.omits(&GROUP, "members");
+    let view = app
+        .blocking(move |dir| {
+            let written = dir.patch_group(&actor, &id, &patch)?;
+            if wants_body {
+                dir.get_group(org_id, &written.group.id, with_members).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .await?;
+    match view {
+        Some(view) => {
+            let json = group_json(&app, &view, &projection);
+            Ok(with_group_headers(scim_json(StatusCode::OK, &json), &app, &view, false))
+        }
+        None => Ok(no_content()),
+    }
+}
+
+async fn delete_group(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let actor = caller.0;
+    app.blocking(move |dir| dir.delete_group(&actor, &id)).await?;
+    Ok(no_content())
 }

@@ -3,6 +3,9 @@
 //!
 //! * `scim_user_match(filter, id, scim, state, password_expired, created, last_modified, version)`:
 //!   1 if the user's SCIM resource matches the filter text (parsed once per statement).
+//! * `scim_group_match(filter, id, scim, created, last_modified, version, member_ids)`:
+//!   the same for a group; `member_ids` is a JSON array of member ids, or NULL
+//!   when the filter does not mention `members` (then none are loaded).
 //! * `scim_sort_key(path, scim)`: the value of an attribute to sort by, folded
 //!   unless the attribute is caseExact.
 
@@ -10,12 +13,13 @@ use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, Error};
 use scim::filter::Filter;
-use scim::schema::{AttrPath, ENTERPRISE_USER_SCHEMA_URN, USER, USER_SCHEMA_URN};
+use scim::schema::{AttrPath, ENTERPRISE_USER_SCHEMA_URN, GROUP, GROUP_SCHEMA_URN, USER, USER_SCHEMA_URN};
 use serde_json::{Map, Value};
 
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("scim_user_match", 8, flags, user_match)?;
+    conn.create_scalar_function("scim_group_match", 7, flags, group_match)?;
     conn.create_scalar_function("scim_sort_key", 2, flags, sort_key)?;
     Ok(())
 }
@@ -36,6 +40,31 @@ fn user_match(ctx: &Context<'_>) -> rusqlite::Result<bool> {
     })?;
     let resource = user_resource(ctx)?;
     Ok(filter.matches(&resource, &USER))
+}
+
+fn group_match(ctx: &Context<'_>) -> rusqlite::Result<bool> {
+    let filter = ctx.get_or_create_aux(0, |v: ValueRef<'_>| -> Result<Filter, Error> {
+        let text = v.as_str().map_err(user_error)?;
+        Filter::parse_printed(text).map_err(|e| Error::UserFunctionError(e.detail.into()))
+    })?;
+    let mut out = Map::new();
+    out.insert("schemas".into(), Value::Array(vec![Value::String(GROUP_SCHEMA_URN.into())]));
+    out.insert("id".into(), Value::String(text(ctx, 1)?.into()));
+    let mut attrs: Map<String, Value> = serde_json::from_str(text(ctx, 2)?).map_err(user_error)?;
+    out.append(&mut attrs);
+    if let ValueRef::Text(ids) = ctx.get_raw(6) {
+        let ids: Vec<String> = serde_json::from_slice(ids).map_err(user_error)?;
+        let members = ids.into_iter().map(|id| serde_json::json!({"value": id, "type": "User"})).collect();
+        out.insert("members".into(), Value::Array(members));
+    }
+    let version: i64 = ctx.get(5)?;
+    let mut meta = Map::with_capacity(4);
+    meta.insert("resourceType".into(), Value::String("Group".into()));
+    meta.insert("created".into(), Value::String(text(ctx, 3)?.into()));
+    meta.insert("lastModified".into(), Value::String(text(ctx, 4)?.into()));
+    meta.insert("version".into(), Value::String(format!("W/\"{version}\"")));
+    out.insert("meta".into(), Value::Object(meta));
+    Ok(filter.matches(&Value::Object(out), &GROUP))
 }
 
 /// The SCIM resource of a row, as `directory::users::render_user` builds it

@@ -10,6 +10,7 @@
 
 mod conn;
 mod functions;
+mod group_query;
 mod migrate;
 mod query;
 mod tx;

@@ -2,11 +2,15 @@
 //! store has already put inside a transaction.
 
 use crate::conn::{db_error, unique_violation};
+use crate::group_query;
 use crate::query::{self, Param};
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
+use directory::store::GroupQuery;
 use directory::store::{UniqueField, UserQuery};
-use directory::{DirectoryError, Org, Role, Tx, UserRecord, UserState, UsernamePolicy};
+use directory::{
+    DirectoryError, GroupRecord, GroupRef, MemberRef, Org, Role, Tx, UserNames, UserRecord, UserState, UsernamePolicy,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
 use serde_json::Value;
@@ -88,6 +92,38 @@ fn user_from_row(row: &Row<'_>) -> Result<UserRecord, DirectoryError> {
         last_modified: row.get(14).map_err(db_error)?,
         version: row.get(15).map_err(db_error)?,
     })
+}
+
+/// Reads a row selected with [`group_query::GROUP_COLUMNS`].
+fn group_from_row(row: &Row<'_>) -> Result<GroupRecord, DirectoryError> {
+    Ok(GroupRecord {
+        id: row.get(0).map_err(db_error)?,
+        org_id: row.get(1).map_err(db_error)?,
+        display_name: row.get(2).map_err(db_error)?,
+        external_id: row.get(3).map_err(db_error)?,
+        scim: json_from(row, 4)?,
+        created: row.get(5).map_err(db_error)?,
+        last_modified: row.get(6).map_err(db_error)?,
+        version: row.get(7).map_err(db_error)?,
+    })
+}
+
+/// A group write's error: the displayName index becomes a `Conflict`.
+fn group_write_error(e: rusqlite::Error, group: &GroupRecord) -> DirectoryError {
+    match unique_violation(&e) {
+        Some(columns) if columns.contains("display_name_folded") => DirectoryError::Conflict(format!(
+            "A group named \"{}\" already exists in this organisation.",
+            group.display_name
+        )),
+        Some(_) => DirectoryError::Conflict(format!("A group with id \"{}\" already exists.", group.id)),
+        None => db_error(e),
+    }
+}
+
+/// A list of ids as one JSON text parameter, for `json_each(?)`: one
+/// statement whatever the number of ids.
+fn id_list(ids: &[String]) -> Result<String, DirectoryError> {
+    serde_json::to_string(ids).map_err(|e| DirectoryError::Store(e.to_string()))
 }
 
 const EVENT_COLUMNS: &str =
@@ -461,6 +497,221 @@ impl Tx for SqliteTx<'_> {
             update.execute(params![json_text(&scim)?, json_text(&fields)?, now, seq]).map_err(db_error)?;
         }
         Ok(())
+    }
+
+    fn existing_user_ids(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<String>, DirectoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(
+            "SELECT u.id FROM users u WHERE u.id IN (SELECT value FROM json_each(?)) AND u.org_id = ?",
+            params![id_list(ids)?, org_id],
+            |row| row.get(0).map_err(db_error),
+        )
+    }
+
+    fn user_names(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<UserNames>, DirectoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(
+            "SELECT u.id, u.user_name, json_extract(u.scim, '$.displayName') FROM users u \
+             WHERE u.id IN (SELECT value FROM json_each(?)) AND u.org_id = ?",
+            params![id_list(ids)?, org_id],
+            |row| {
+                Ok(UserNames {
+                    id: row.get(0).map_err(db_error)?,
+                    user_name: row.get(1).map_err(db_error)?,
+                    display_name: row.get(2).map_err(db_error)?,
+                })
+            },
+        )
+    }
+
+    fn group_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<GroupRecord>, DirectoryError> {
+        self.query_one(
+            &format!("SELECT {} FROM groups g WHERE g.id = ? AND g.org_id = ?", group_query::GROUP_COLUMNS),
+            params![id, org_id],
+            group_from_row,
+        )
+    }
+
+    fn query_groups(&mut self, org_id: i64, q: &GroupQuery<'_>) -> Result<(u64, Vec<GroupRecord>), DirectoryError> {
+        let pred = group_query::predicate(org_id, q.filter);
+        let total: i64 = self
+            .conn
+            .prepare_cached(&group_query::count_sql(&pred.sql))
+            .and_then(|mut s| s.query_row(query::bind(&pred.params), |r| r.get(0)))
+            .map_err(db_error)?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let offset = q.start_index.saturating_sub(1);
+        if q.count == 0 || offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let order = group_query::order_by(q.sort_by, q.sort_order);
+        let mut params = pred.params;
+        params.push(Param::Int(i64::try_from(q.count).unwrap_or(i64::MAX)));
+        params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let groups = self.query_all(&group_query::page_sql(&pred.sql, &order), query::bind(&params), group_from_row)?;
+        Ok((total, groups))
+    }
+
+    fn group_name_holder(
+        &mut self,
+        org_id: i64,
+        display_name: &str,
+        except_id: Option<&str>,
+    ) -> Result<Option<String>, DirectoryError> {
+        self.conn
+            .prepare_cached(
+                "SELECT id FROM groups WHERE org_id = ? AND display_name_folded = ? AND id IS NOT ? LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![org_id, display_name.to_lowercase(), except_id], |r| r.get(0)).optional()
+            })
+            .map_err(db_error)
+    }
+
+    fn insert_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO groups (id, org_id, display_name, display_name_folded, external_id, scim, created, \
+                 last_modified, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(db_error)?;
+        stmt.execute(params![
+            group.id,
+            group.org_id,
+            group.display_name,
+            group.display_name.to_lowercase(),
+            group.external_id,
+            json_text(&group.scim)?,
+            group.created,
+            group.last_modified,
+            group.version,
+        ])
+        .map_err(|e| group_write_error(e, group))?;
+        Ok(())
+    }
+
+    fn update_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE groups SET display_name = ?, display_name_folded = ?, external_id = ?, scim = ?, \
+                 created = ?, last_modified = ?, version = ? WHERE org_id = ? AND id = ?",
+            )
+            .map_err(db_error)?;
+        let n = stmt
+            .execute(params![
+                group.display_name,
+                group.display_name.to_lowercase(),
+                group.external_id,
+                json_text(&group.scim)?,
+                group.created,
+                group.last_modified,
+                group.version,
+                group.org_id,
+                group.id,
+            ])
+            .map_err(|e| group_write_error(e, group))?;
+        if n == 0 {
+            return Err(DirectoryError::NotFound(format!("Group {} not found.", group.id)));
+        }
+        Ok(())
+    }
+
+    fn delete_group(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
+        // group_members rows go with the group (ON DELETE CASCADE).
+        let mut stmt = self.conn.prepare_cached("DELETE FROM groups WHERE org_id = ? AND id = ?").map_err(db_error)?;
+        Ok(stmt.execute(params![org_id, id]).map_err(db_error)? > 0)
+    }
+
+    fn add_members(
+        &mut self,
+        org_id: i64,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<String>, DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO group_members (org_id, group_id, member_id) VALUES (?, ?, ?)")
+            .map_err(db_error)?;
+        let mut added = Vec::new();
+        for id in member_ids {
+            if stmt.execute(params![org_id, group_id, id]).map_err(db_error)? > 0 {
+                added.push(id.clone());
+            }
+        }
+        Ok(added)
+    }
+
+    fn remove_members(
+        &mut self,
+        org_id: i64,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<String>, DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM group_members WHERE group_id = ? AND member_id = ? AND org_id = ?")
+            .map_err(db_error)?;
+        let mut removed = Vec::new();
+        for id in member_ids {
+            if stmt.execute(params![group_id, id, org_id]).map_err(db_error)? > 0 {
+                removed.push(id.clone());
+            }
+        }
+        Ok(removed)
+    }
+
+    fn clear_members(&mut self, org_id: i64, group_id: &str) -> Result<Vec<String>, DirectoryError> {
+        self.query_all(
+            "DELETE FROM group_members WHERE group_id = ? AND org_id = ? RETURNING member_id",
+            params![group_id, org_id],
+            |row| row.get(0).map_err(db_error),
+        )
+    }
+
+    fn for_each_member(
+        &mut self,
+        org_id: i64,
+        group_id: &str,
+        each: &mut dyn FnMut(MemberRef) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT m.member_id, coalesce(json_extract(u.scim, '$.displayName'), u.user_name) \
+                 FROM group_members m JOIN users u ON u.id = m.member_id \
+                 WHERE m.group_id = ? AND m.org_id = ? ORDER BY m.member_id",
+            )
+            .map_err(db_error)?;
+        let mut rows = stmt.query(params![group_id, org_id]).map_err(db_error)?;
+        while let Some(row) = rows.next().map_err(db_error)? {
+            each(MemberRef { id: row.get(0).map_err(db_error)?, display: row.get(1).map_err(db_error)? })?;
+        }
+        Ok(())
+    }
+
+    fn groups_of_users(&mut self, org_id: i64, user_ids: &[String]) -> Result<Vec<GroupRef>, DirectoryError> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(
+            "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.member_id IN (SELECT value FROM json_each(?)) AND m.org_id = ? \
+             ORDER BY m.member_id, g.display_name_folded",
+            params![id_list(user_ids)?, org_id],
+            |row| {
+                Ok(GroupRef {
+                    user_id: row.get(0).map_err(db_error)?,
+                    group_id: row.get(1).map_err(db_error)?,
+                    display_name: row.get(2).map_err(db_error)?,
+                })
+            },
+        )
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
