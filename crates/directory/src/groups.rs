@@ -272,7 +272,8 @@ impl Directory {
 }
 
 /// Renders a group as a SCIM resource. `members` is rendered when given
-/// (an empty group as `"members": []`), and left out otherwise.
+/// (an empty group as `"members": []`), and left out otherwise. A member's
+/// `display` is the user's `displayName`, when the user has one.
 pub fn render_group(group: &GroupRecord, members: Option<&[MemberRef]>, base_url: &str) -> Value {
     let mut out = Map::new();
     out.insert("schemas".into(), json!([GROUP_SCHEMA_URN]));
@@ -286,8 +287,14 @@ pub fn render_group(group: &GroupRecord, members: Option<&[MemberRef]>, base_url
         let list = members
             .iter()
             .map(|m| {
-                json!({"value": m.id, "$ref": format!("{base_url}/Users/{}", m.id), "display": m.display,
-                       "type": "User"})
+                let mut v = Map::new();
+                v.insert("value".into(), Value::String(m.id.clone()));
+                v.insert("$ref".into(), Value::String(format!("{base_url}/Users/{}", m.id)));
+                if let Some(d) = &m.display {
+                    v.insert("display".into(), Value::String(d.clone()));
+                }
+                v.insert("type".into(), Value::String("User".into()));
+                Value::Object(v)
             })
             .collect();
         out.insert("members".into(), Value::Array(list));

@@ -172,8 +172,8 @@ pub struct GroupRecord {
 pub struct MemberRef {
     /// The member's user id.
     pub id: String,
-    /// The user's SCIM `displayName`, else their `userName`.
-    pub display: String,
+    /// The user's SCIM `displayName`, if set (rendered as the member's `display`).
+    pub display: Option<String>,
 }
 
 /// A group a user belongs to, for the user's read-only `groups` attribute.

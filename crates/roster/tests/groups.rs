@@ -413,6 +413,27 @@ fn discovery_announces_group_and_test_connection_probe_is_empty() {
         l,
         json!({"schemas": [LIST_URN], "totalResults": 0, "Resources": [], "startIndex": 1, "itemsPerPage": 0})
     );
+    // Root search covers both resource types: users first, then groups.
+    let u0 = o.user("Searchable");
+    let g0 = o.group("Searchable", &[]);
+    let s =
+        o.post("/.search", &json!({"filter": "userName eq \"searchable\" or displayName eq \"searchable\""})).scim(200);
+    assert_eq!(s["totalResults"], json!(2), "{s}");
+    assert_eq!((s["Resources"][0]["id"].clone(), s["Resources"][1]["id"].clone()), (json!(u0), json!(g0)));
+    let s =
+        o.post("/.search", &json!({"filter": "displayName eq \"searchable\"", "startIndex": 1, "count": 1})).scim(200);
+    assert_eq!((s["totalResults"].clone(), s["Resources"].as_array().unwrap().len()), (json!(1), 1));
+    let s = o
+        .post(
+            "/.search",
+            &json!({"filter": "userName eq \"searchable\" or displayName eq \"searchable\"", "startIndex": 2}),
+        )
+        .scim(200);
+    assert_eq!(s["Resources"][0]["id"], json!(g0), "{s}");
+    // A member without a displayName has no `display`.
+    let bare = o.post("/Users", &json!({"userName": "bare"})).scim(201)["id"].as_str().unwrap().to_string();
+    let gb = o.group("Bare", &[&bare]);
+    assert_eq!(o.get(&format!("/Groups/{gb}")).scim(200)["members"][0].get("display"), None);
     // displayName is required.
     o.post("/Groups", &json!({"schemas": [GROUP_URN]})).error(400, Some("invalidValue"));
     // An exotic member filter goes through the full path and still works.

@@ -30,8 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema_by_id))
-        // Root search (RFC 7644 §3.4.3): searches Users only (see `search_users`).
-        .route("/.search", post(search_users))
+        // Root search (RFC 7644 §3.4.3): Users, then Groups.
+        .route("/.search", post(search_all))
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
         .route("/Users/{id}", get(get_user).put(replace_user).patch(patch_user).delete(delete_user))
@@ -240,6 +240,49 @@ async fn delete_user(
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::error::SCIM_JSON));
     Ok(resp)
+}
+
+/// `POST /.search`: the filter runs over Users and Groups; the results are
+/// the matching users (in their order) followed by the matching groups, paged
+/// as one list. `sortBy` orders within each resource type.
+async fn search_all(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let users_q = ListQuery::from_search_body(&USER, &body, &app.config.list_limits)?;
+    let groups_q = ListQuery::from_search_body(&GROUP, &body, &app.config.list_limits)?;
+    let org_id = caller.0.org.id;
+    let (uq, gq) = (users_q.clone(), groups_q.clone());
+    let with_groups = !users_q.projection.omits(&USER, "groups");
+    let with_members = !groups_q.projection.omits(&GROUP, "members");
+    fn query(q: &ListQuery, start_index: u64, count: u64) -> UserQuery<'_> {
+        UserQuery {
+            filter: q.filter.as_ref(),
+            sort_by: q.sort_by.as_ref(),
+            sort_order: q.sort_order,
+            start_index,
+            count,
+        }
+    }
+    let (total, users, groups) = app
+        .blocking(move |dir| {
+            let (user_total, _) = dir.list_users(org_id, &query(&uq, 1, 0))?;
+            let offset = uq.start_index - 1;
+            let users = if offset < user_total && uq.count > 0 {
+                dir.list_users_linked(org_id, &query(&uq, uq.start_index, uq.count), with_groups)?.1
+            } else {
+                Vec::new()
+            };
+            let left = uq.count.saturating_sub(users.len() as u64);
+            let group_start = offset.saturating_sub(user_total) + 1;
+            let (group_total, groups) = dir.list_groups(org_id, &query(&gq, group_start, left), with_members)?;
+            Ok((user_total + group_total, users, groups))
+        })
+        .await?;
+    let mut resources: Vec<Value> = users.iter().map(|(u, l)| user_json(&app, u, l, &users_q.projection)).collect();
+    resources.extend(groups.iter().map(|g| group_json(&app, g, &groups_q.projection)));
+    Ok(scim_json(StatusCode::OK, &list_response(total, users_q.start_index, resources)))
 }
 
 fn no_content() -> Response {

@@ -683,7 +683,7 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT m.member_id, coalesce(json_extract(u.scim, '$.displayName'), u.user_name) \
+                "SELECT m.member_id, json_extract(u.scim, '$.displayName') \
                  FROM group_members m JOIN users u ON u.id = m.member_id \
                  WHERE m.group_id = ? AND m.org_id = ? ORDER BY m.member_id",
             )
