@@ -57,7 +57,9 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
             for (k, v) in m {
                 let key = if prefix.is_empty() {
                     k.clone()
-                } else if prefix.starts_with("urn:") && !prefix.contains('.') && !prefix.ends_with(':') {
+                } else if prefix.starts_with("urn:") && !prefix.ends_with(':') {
+                    // Only a top-level extension key recurses with a `urn:` prefix
+                    // (its URN may hold dots, as in `…:enterprise:2.0:User`).
                     format!("{prefix}:{k}")
                 } else {
                     format!("{prefix}.{k}")
@@ -94,5 +96,12 @@ mod tests {
                 {"field": "title", "from": null, "to": "T"}
             ])
         );
+    }
+
+    #[test]
+    fn enterprise_manager_change_is_named_by_its_urn() {
+        let urn = scim::schema::ENTERPRISE_USER_SCHEMA_URN;
+        let d = diff(&json!({}), &json!({urn: {"manager": {"value": "m"}}}));
+        assert_eq!(d, json!([{"field": format!("{urn}:manager"), "from": null, "to": {"value": "m"}}]));
     }
 }
