@@ -29,6 +29,9 @@ pub enum Command {
     /// Manage service-account API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Replay Entra ID's provisioning against any SCIM endpoint (generate, test-connection, cycle).
+    #[command(subcommand)]
+    EntraSim(crate::entra_sim::EntraSimCommand),
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +137,7 @@ fn state(s: &str) -> Result<UserState> {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(args),
+        Command::EntraSim(cmd) => crate::entra_sim::run(cmd),
         Command::Org(OrgCommand::Create { name, username_policy, scim_default_state, db }) => {
             let store = open_store(&db.database)?;
             let org = admin::create_org(store.as_ref(), &name, policy(&username_policy)?, state(&scim_default_state)?)?;

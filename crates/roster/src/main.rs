@@ -1,6 +1,7 @@
-//! The `roster` command line: `serve`, `org …`, `apikey …`.
+//! The `roster` command line: `serve`, `org …`, `apikey …`, `entra-sim …`.
 
 mod cli;
+mod entra_sim;
 mod serve;
 
 use clap::Parser;
