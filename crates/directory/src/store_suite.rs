@@ -8,7 +8,7 @@
 use crate::events::Event;
 use crate::keys::ApiKeyRecord;
 use crate::store::{self, Store, UniqueField, UserQuery};
-use crate::{DirectoryError, Org, Role, UserRecord, UserState, UsernamePolicy};
+use crate::{DirectoryError, GroupRecord, MemberRef, Org, Role, UserRecord, UserState, UsernamePolicy};
 use scim::filter::Filter;
 use scim::list::SortOrder;
 use scim::schema::{AttrPath, ENTERPRISE_USER_SCHEMA_URN};
@@ -32,6 +32,23 @@ pub const TESTS: &[(&str, StoreTest)] = &[
     ("clear_manager_references", clear_manager_references),
     ("events_append_recent", events_append_recent),
 ];
+
+/// The group and membership tests (issue 4), kept apart from [`TESTS`] so
+/// that a backend adds them when it implements the group methods of `Tx`.
+pub const GROUP_TESTS: &[(&str, StoreTest)] = &[
+    ("groups_insert_get_update_delete", groups_insert_get_update_delete),
+    ("group_members_in_batches", group_members_in_batches),
+    ("group_queries", group_queries),
+    ("groups_of_users_names_and_cascades", groups_of_users_names_and_cascades),
+];
+
+/// Runs every test of [`GROUP_TESTS`], each on a store from `make`.
+pub fn run_all_groups(make: &dyn Fn() -> Arc<dyn Store>) {
+    for (_, test) in GROUP_TESTS {
+        let store = make();
+        test(store.as_ref());
+    }
+}
 
 /// Runs every test of [`TESTS`], each on a store from `make`.
 pub fn run_all(make: &dyn Fn() -> Arc<dyn Store>) {
@@ -552,4 +569,205 @@ pub fn survives_reopen(open: &dyn Fn() -> Arc<dyn Store>) {
     );
     assert_eq!(ids_matching(s.as_ref(), org_id, r#"emails eq "KEEP@example.com""#), vec!["keep"]);
     assert_eq!(r(s.as_ref(), |tx| tx.recent_events(org_id, 10)).len(), 1);
+}
+
+// ---- groups ----
+
+fn group(org_id: i64, id: &str, name: &str) -> GroupRecord {
+    GroupRecord {
+        id: id.into(),
+        org_id,
+        display_name: name.into(),
+        external_id: None,
+        scim: json!({"displayName": name}),
+        created: "2026-01-01T00:00:00.000Z".into(),
+        last_modified: "2026-01-01T00:00:00.000Z".into(),
+        version: 1,
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn member_list(s: &dyn Store, org_id: i64, gid: &str) -> Vec<MemberRef> {
+    r(s, |tx| {
+        let mut out = Vec::new();
+        tx.for_each_member(org_id, gid, &mut |m| {
+            out.push(m);
+            Ok(())
+        })?;
+        Ok(out)
+    })
+}
+
+fn member_ids(s: &dyn Store, org_id: i64, gid: &str) -> Vec<String> {
+    member_list(s, org_id, gid).into_iter().map(|m| m.id).collect()
+}
+
+fn group_ids(s: &dyn Store, org_id: i64, filter: Option<&str>, sort: Option<&str>, start: u64, count: u64) -> (u64, Vec<String>) {
+    let filter = filter.map(parse);
+    let sort = sort.map(|p| AttrPath::parse(p).unwrap());
+    let q = crate::store::GroupQuery {
+        filter: filter.as_ref(),
+        sort_by: sort.as_ref(),
+        sort_order: SortOrder::Ascending,
+        start_index: start,
+        count,
+    };
+    let (total, groups) = r(s, |tx| tx.query_groups(org_id, &q));
+    (total, groups.into_iter().map(|g| g.id).collect())
+}
+
+pub fn groups_insert_get_update_delete(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "globex");
+    let mut g = group(org.id, "g1", "Sales");
+    g.external_id = Some("ext-1".into());
+    g.scim = json!({"externalId": "ext-1", "displayName": "Sales"});
+    w(s, |tx| tx.insert_group(&g));
+    assert_eq!(r(s, |tx| tx.group_by_id(org.id, "g1")), Some(g.clone()));
+    assert_eq!(r(s, |tx| tx.group_by_id(other.id, "g1")), None, "groups are scoped by org");
+    // displayName is unique per org, case-insensitively.
+    assert_eq!(r(s, |tx| tx.group_name_holder(org.id, "SALES", None)), Some("g1".to_string()));
+    assert_eq!(r(s, |tx| tx.group_name_holder(org.id, "sales", Some("g1"))), None);
+    assert_eq!(r(s, |tx| tx.group_name_holder(other.id, "Sales", None)), None);
+    conflict(store::write(s, |tx| tx.insert_group(&group(org.id, "g2", "sALES"))), "sALES");
+    w(s, |tx| tx.insert_group(&group(other.id, "g3", "Sales")));
+    let mut g2 = g.clone();
+    g2.display_name = "Marketing".into();
+    g2.scim = json!({"displayName": "Marketing"});
+    g2.external_id = None;
+    g2.version = 2;
+    w(s, |tx| tx.update_group(&g2));
+    assert_eq!(r(s, |tx| tx.group_by_id(org.id, "g1")), Some(g2));
+    w(s, |tx| tx.insert_group(&group(org.id, "g4", "Ops")));
+    let mut clash = group(org.id, "g4", "MARKETING");
+    clash.version = 2;
+    conflict(store::write(s, |tx| tx.update_group(&clash)), "MARKETING");
+    assert!(w(s, |tx| tx.delete_group(org.id, "g1")));
+    assert!(!w(s, |tx| tx.delete_group(org.id, "g1")));
+    assert!(!w(s, |tx| tx.delete_group(org.id, "g3")), "another org's group is not deleted");
+    assert_eq!(r(s, |tx| tx.group_by_id(org.id, "g1")), None);
+}
+
+pub fn group_members_in_batches(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "globex");
+    for id in ["a", "b", "c", "d"] {
+        insert(s, &user(org.id, id, id, None));
+    }
+    insert(s, &user(other.id, "x", "x", None));
+    w(s, |tx| tx.insert_group(&group(org.id, "g", "G")));
+    assert_eq!(r(s, |tx| tx.existing_user_ids(org.id, &strings(&["a", "x", "zz", "c"]))).len(), 2);
+    let mut known = r(s, |tx| tx.existing_user_ids(org.id, &strings(&["a", "x", "zz", "c"])));
+    known.sort();
+    assert_eq!(known, strings(&["a", "c"]), "other orgs' and unknown ids are not users here");
+    assert_eq!(w(s, |tx| tx.add_members(org.id, "g", &strings(&["c", "a", "b"]))), strings(&["c", "a", "b"]));
+    assert_eq!(w(s, |tx| tx.add_members(org.id, "g", &strings(&["a", "d"]))), strings(&["d"]), "only new members");
+    assert_eq!(member_ids(s, org.id, "g"), strings(&["a", "b", "c", "d"]), "ordered by member id");
+    assert_eq!(member_list(s, org.id, "g")[0], MemberRef { id: "a".into(), display: Some("User a".into()) });
+    assert_eq!(w(s, |tx| tx.remove_members(org.id, "g", &strings(&["b", "zz", "d"]))), strings(&["b", "d"]));
+    assert_eq!(member_ids(s, org.id, "g"), strings(&["a", "c"]));
+    assert!(member_ids(s, other.id, "g").is_empty(), "scoped by org");
+    let mut cleared = w(s, |tx| tx.clear_members(org.id, "g"));
+    cleared.sort();
+    assert_eq!(cleared, strings(&["a", "c"]));
+    assert!(member_ids(s, org.id, "g").is_empty());
+    assert!(w(s, |tx| tx.clear_members(org.id, "g")).is_empty());
+    // A rolled-back member change leaves nothing behind.
+    let failed = store::write(s, |tx| {
+        tx.add_members(org.id, "g", &strings(&["a"]))?;
+        Err::<(), _>(DirectoryError::Store("abort".into()))
+    });
+    assert!(failed.is_err());
+    assert!(member_ids(s, org.id, "g").is_empty());
+    // Large batches.
+    let many: Vec<String> = (0..1500).map(|i| format!("u{i:04}")).collect();
+    w(s, |tx| {
+        for id in &many {
+            tx.insert_user(&user(org.id, id, id, None))?;
+        }
+        Ok(())
+    });
+    assert_eq!(r(s, |tx| tx.existing_user_ids(org.id, &many)).len(), 1500);
+    assert_eq!(w(s, |tx| tx.add_members(org.id, "g", &many)).len(), 1500);
+    assert_eq!(member_ids(s, org.id, "g").len(), 1500);
+    assert_eq!(w(s, |tx| tx.remove_members(org.id, "g", &many[..700])).len(), 700);
+    assert_eq!(member_ids(s, org.id, "g").len(), 800);
+}
+
+pub fn group_queries(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    for id in ["a", "b"] {
+        insert(s, &user(org.id, id, id, None));
+    }
+    let mut g1 = group(org.id, "g1", "Engineering");
+    g1.external_id = Some("E1".into());
+    g1.scim = json!({"externalId": "E1", "displayName": "Engineering"});
+    w(s, |tx| tx.insert_group(&g1));
+    w(s, |tx| tx.insert_group(&group(org.id, "g2", "all staff")));
+    w(s, |tx| tx.insert_group(&group(org.id, "g3", "Board")));
+    w(s, |tx| tx.add_members(org.id, "g1", &strings(&["a", "b"])));
+    w(s, |tx| tx.add_members(org.id, "g2", &strings(&["a"])));
+    let ids = |f: &str| {
+        let (total, mut ids) = group_ids(s, org.id, Some(f), None, 1, 100);
+        assert_eq!(total as usize, ids.len(), "{f}");
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(r#"displayName eq "ENGINEERING""#), strings(&["g1"]));
+    assert_eq!(ids(r#"externalId eq "E1""#), strings(&["g1"]));
+    assert!(ids(r#"externalId eq "e1""#).is_empty(), "externalId is caseExact");
+    assert_eq!(ids(r#"id eq "g1" and members eq "b""#), strings(&["g1"]));
+    assert!(ids(r#"id eq "g2" and members eq "b""#).is_empty());
+    assert_eq!(ids(r#"members[value eq "a"]"#), strings(&["g1", "g2"]));
+    assert_eq!(ids(r#"members.value eq "b""#), strings(&["g1"]));
+    assert_eq!(ids(r#"members eq "b" or displayName eq "board""#), strings(&["g1", "g3"]));
+    assert_eq!(ids(r#"not (members pr)"#), strings(&["g3"]));
+    assert_eq!(ids(r#"displayName sw "b" and meta.resourceType eq "Group""#), strings(&["g3"]));
+    let (total, page) = group_ids(s, org.id, None, Some("displayName"), 2, 1);
+    assert_eq!((total, page), (3, strings(&["g3"])), "sorted by displayName, case-insensitively");
+    assert_eq!(group_ids(s, org.id, None, None, 1, 0), (3, vec![]));
+}
+
+pub fn groups_of_users_names_and_cascades(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    for id in ["a", "b", "c"] {
+        insert(s, &user(org.id, id, id, None));
+    }
+    let mut no_display = user(org.id, "n", "nameless", None);
+    no_display.scim = json!({"userName": "nameless"});
+    insert(s, &no_display);
+    w(s, |tx| tx.insert_group(&group(org.id, "g1", "Zeta")));
+    w(s, |tx| tx.insert_group(&group(org.id, "g2", "alpha")));
+    w(s, |tx| tx.add_members(org.id, "g1", &strings(&["a", "b", "n"])));
+    w(s, |tx| tx.add_members(org.id, "g2", &strings(&["a"])));
+    let refs = r(s, |tx| tx.groups_of_users(org.id, &strings(&["a", "b", "c"])));
+    let pairs: Vec<(String, String, String)> =
+        refs.into_iter().map(|g| (g.user_id, g.group_id, g.display_name)).collect();
+    assert_eq!(
+        pairs,
+        vec![
+            ("a".into(), "g2".into(), "alpha".into()),
+            ("a".into(), "g1".into(), "Zeta".into()),
+            ("b".into(), "g1".into(), "Zeta".into())
+        ]
+    );
+    let mut names = r(s, |tx| tx.user_names(org.id, &strings(&["a", "n", "zz"])));
+    names.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[0].display_name.as_deref(), Some("User a"));
+    assert_eq!((names[1].user_name.as_str(), names[1].display_name.as_deref()), ("nameless", None));
+    assert_eq!(member_list(s, org.id, "g1")[2], MemberRef { id: "n".into(), display: None });
+    // Deleting a user removes them from every group; deleting a group keeps its users.
+    w(s, |tx| tx.delete_user(org.id, "a"));
+    assert_eq!(member_ids(s, org.id, "g1"), strings(&["b", "n"]));
+    assert!(member_ids(s, org.id, "g2").is_empty());
+    w(s, |tx| tx.delete_group(org.id, "g1"));
+    assert!(r(s, |tx| tx.groups_of_users(org.id, &strings(&["b", "n"]))).is_empty());
+    assert!(r(s, |tx| tx.user_by_id(org.id, "b")).is_some());
+    // Deleting a group with members, then re-creating the name, starts empty.
+    w(s, |tx| tx.insert_group(&group(org.id, "g3", "Zeta")));
+    assert!(member_ids(s, org.id, "g3").is_empty());
 }

@@ -40,17 +40,23 @@ suite!(
     rollback_on_error,
     clear_manager_references,
     events_append_recent,
+    groups_insert_get_update_delete,
+    group_members_in_batches,
+    group_queries,
+    groups_of_users_names_and_cascades,
 );
 
 #[test]
 fn suite_covers_every_listed_test() {
     // The macro above must list every test of the suite.
     assert_eq!(store_suite::TESTS.len(), 11);
+    assert_eq!(store_suite::GROUP_TESTS.len(), 4);
 }
 
 #[test]
 fn run_all_on_memory_databases() {
     store_suite::run_all(&|| Arc::new(SqliteStore::open("sqlite::memory:").unwrap()) as Arc<dyn Store>);
+    store_suite::run_all_groups(&|| Arc::new(SqliteStore::open("sqlite::memory:").unwrap()) as Arc<dyn Store>);
 }
 
 #[test]
