@@ -70,10 +70,13 @@ pub struct Difference {
     pub returned: Value,
 }
 
+/// The strongest successful action of an object, and whether a step failed.
+type Outcome = (Option<Action>, bool);
+
 /// Collects outcomes from worker threads and writes `--report`.
 pub struct Recorder {
     /// Per object: the strongest successful action, and whether any step failed.
-    outcomes: Mutex<BTreeMap<(Kind, String), (Option<Action>, bool)>>,
+    outcomes: Mutex<BTreeMap<(Kind, String), Outcome>>,
     failures: Mutex<Vec<Failure>>,
     differences: Mutex<Vec<Difference>>,
     report: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
@@ -98,8 +101,11 @@ impl Recorder {
             let e = m.entry((kind, object.to_string())).or_insert((None, false));
             if action == Action::Failed {
                 e.1 = true;
-            } else if e.0.map_or(true, |a| action > a) {
-                e.0 = Some(action);
+            } else {
+                match e.0 {
+                    Some(a) if a >= action => {}
+                    _ => e.0 = Some(action),
+                }
             }
         }
     }
