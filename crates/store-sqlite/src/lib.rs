@@ -1,9 +1,10 @@
 //! Roster's SQLite storage: [`SqliteStore`] implements [`directory::Store`]
 //! and [`directory::Tx`] with rusqlite.
 //!
-//! One writer connection behind a mutex runs every write in `BEGIN IMMEDIATE`
-//! (so writers queue on SQLite's lock, also across processes); reads take a
-//! pooled connection and run in a deferred transaction, a WAL snapshot.
+//! One writer connection runs every write in `BEGIN IMMEDIATE` (so writers
+//! queue on SQLite's lock, also across processes), with group commit for
+//! concurrent writers (see [`writer`]); reads take a pooled connection and
+//! run in a deferred transaction, a WAL snapshot.
 //! All SQL of the project lives in this crate.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -14,20 +15,21 @@ mod group_query;
 mod migrate;
 mod query;
 mod tx;
+mod writer;
 
 pub use conn::{Location, SYNCHRONOUS};
 pub use query::LookupPlan;
 
 use directory::{DirectoryError, Store, Tx};
 use rusqlite::Connection;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 /// The most idle read connections kept; more are opened under load and closed after.
 const MAX_IDLE_READERS: usize = 8;
 
 /// A SQLite database holding one or more organisations.
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
     // Dropped last: a temporary database is removed after its connections close.
     location: Location,
@@ -48,7 +50,7 @@ impl SqliteStore {
         let location = Location::parse(url)?;
         let mut writer = conn::open(location.path(), false)?;
         conn::retry_busy(|| migrate::migrate(&mut writer))?;
-        Ok(SqliteStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), location })
+        Ok(SqliteStore { writer: writer::Writer::new(writer), readers: Mutex::new(Vec::new()), location })
     }
 
     /// Where the database lives.
@@ -58,24 +60,13 @@ impl SqliteStore {
 
     /// The schema version (`PRAGMA user_version`) of the open database.
     pub fn schema_version(&self) -> Result<u32, DirectoryError> {
-        let conn = self.lock_writer()?;
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(conn::db_error)
+        self.writer.with_idle_connection(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(conn::db_error))
     }
 
     /// `EXPLAIN QUERY PLAN` of the user lookups that `query_users` pushes down
     /// to an index (by `userName`, `externalId`, `id` and email), with their SQL.
     pub fn explain_lookup_plans(&self) -> Result<Vec<LookupPlan>, DirectoryError> {
-        let conn = self.lock_writer()?;
-        query::explain_lookup_plans(&conn)
-    }
-
-    /// The writer, rolled back to a clean state if a panic left it inside a transaction.
-    fn lock_writer(&self) -> Result<MutexGuard<'_, Connection>, DirectoryError> {
-        let guard = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !guard.is_autocommit() {
-            guard.execute_batch("ROLLBACK").map_err(conn::db_error)?;
-        }
-        Ok(guard)
+        self.writer.with_idle_connection(query::explain_lookup_plans)
     }
 
     fn take_reader(&self) -> Result<Connection, DirectoryError> {
@@ -124,9 +115,7 @@ fn run_in_tx(
 
 impl Store for SqliteStore {
     fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
-        let writer = self.lock_writer()?;
-        writer.execute_batch("BEGIN IMMEDIATE").map_err(conn::db_error)?;
-        run_in_tx(&writer, work)
+        self.writer.write(work)
     }
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
