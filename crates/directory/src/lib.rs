@@ -11,6 +11,7 @@ pub mod admin;
 pub mod error;
 pub mod events;
 pub mod groups;
+pub mod import;
 pub mod keys;
 pub mod mapping;
 pub mod model;

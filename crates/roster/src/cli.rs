@@ -14,13 +14,16 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArg {
-    /// Database URL: `sqlite://roster.db` (created on first start).
+    /// Database URL: `sqlite://roster.db` (created on first start) or
+    /// `postgres://user[:password]@host[:port]/database` (migrated on start).
     #[arg(long, env = "ROSTER_DATABASE_URL", default_value = "sqlite://roster.db", global = true)]
     pub database: String,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Load users from a CSV (JumpCloud column names) or JSON Lines file.
+    Import(ImportArgs),
     /// Run the server.
     Serve(ServeArgs),
     /// Manage organisations.
@@ -32,6 +35,24 @@ pub enum Command {
     /// Replay Entra ID's provisioning against any SCIM endpoint (generate, test-connection, cycle).
     #[command(subcommand)]
     EntraSim(crate::entra_sim::EntraSimCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The organisation to import into.
+    #[arg(long)]
+    pub org: String,
+    /// The file: CSV with a header row of JumpCloud `systemusers` names
+    /// (username, email, firstname, lastname, …) or JSON Lines of SCIM users or the same names.
+    pub file: std::path::PathBuf,
+    /// The format (default: from the file name, else from its first character).
+    #[arg(long, value_enum)]
+    pub format: Option<crate::import::Format>,
+    /// Users per transaction (one provisioning log entry each).
+    #[arg(long, default_value_t = directory::import::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    #[command(flatten)]
+    pub db: DatabaseArg,
 }
 
 #[derive(Args, Debug)]
@@ -113,13 +134,30 @@ pub enum ApikeyCommand {
     },
 }
 
-/// Opens the store a database URL names.
+/// Opens the store a database URL names: `postgres://…` / `postgresql://…`
+/// (PostgreSQL) or `sqlite://…` (SQLite, the default).
 pub fn open_store(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(anyhow!("PostgreSQL is not supported by this build yet; use a sqlite:// URL"));
+    if store_postgres::is_postgres_url(url) {
+        let store = store_postgres::PostgresStore::open(url)
+            .with_context(|| format!("opening PostgreSQL database {}", redact(url)))?;
+        return Ok(Arc::new(store));
     }
     let store = store_sqlite::SqliteStore::open(url).with_context(|| format!("opening database {url}"))?;
     Ok(Arc::new(store))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
 }
 
 fn policy(s: &str) -> Result<UsernamePolicy> {
@@ -204,6 +242,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let store = open_store(&db.database)?;
             admin::revoke_api_key(store.as_ref(), &org, &key_id)?;
             println!("revoked {key_id}");
+            Ok(())
+        }
+        Command::Import(args) => {
+            let store = open_store(&args.db.database)?;
+            let summary = crate::import::run(store.as_ref(), &args.org, &args.file, args.format, args.batch_size)?;
+            crate::import::print(&summary);
             Ok(())
         }
     }

@@ -1,7 +1,8 @@
-//! The `roster` command line: `serve`, `org …`, `apikey …`, `entra-sim …`.
+//! The `roster` command line: `serve`, `org …`, `apikey …`, `entra-sim …`, `import`.
 
 mod cli;
 mod entra_sim;
+mod import;
 mod serve;
 
 use clap::Parser;

@@ -58,7 +58,7 @@ impl Org {
     }
     /// The provisioning log of the organisation, oldest first.
     fn events(&self) -> Vec<directory::events::Event> {
-        let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&self.srv.db_url()).unwrap());
+        let store: Arc<dyn Store> = open_store(&self.srv.db_url());
         let org = store::read(store.as_ref(), |tx| tx.org_by_name(&self.name)).unwrap().unwrap();
         let mut ev = store::read(store.as_ref(), |tx| tx.recent_events(org.id, 10_000)).unwrap();
         ev.reverse();

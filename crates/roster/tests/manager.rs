@@ -104,7 +104,7 @@ fn deleting_the_manager_clears_the_reference_and_changes_are_logged() {
     let emp = user(&srv, &key, "emp", None);
     patch(&srv, &key, &emp, json!([{"op": "add", "path": MANAGER_PATH, "value": boss}])).scim(200);
     // The change is in the provisioning log as a manager change.
-    let store: Arc<dyn Store> = Arc::new(store_sqlite::SqliteStore::open(&srv.db_url()).unwrap());
+    let store: Arc<dyn Store> = open_store(&srv.db_url());
     let org = store::read(store.as_ref(), |tx| tx.org_by_name("acme")).unwrap().unwrap();
     let events = store::read(store.as_ref(), |tx| tx.recent_events(org.id, 1)).unwrap();
     assert_eq!(events[0].event_type, "user_update");

@@ -114,6 +114,19 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// Each `postgres::Client` runs a small runtime of its own, which may not
+    /// be dropped on an async runtime's thread (the server drops its store
+    /// there on shutdown): close the connections on a plain thread.
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.state.get_mut().unwrap_or_else(|p| p.into_inner()).idle);
+        if idle.is_empty() {
+            return;
+        }
+        let _ = std::thread::spawn(move || drop(idle)).join();
+    }
+}
+
 /// Whether the transaction failed only because of a concurrent one and may be retried.
 pub fn is_retryable(e: &postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)

@@ -9,9 +9,9 @@
 //! * date-time strings are normalised to fixed-width UTC with nanoseconds, so
 //!   comparing them as strings compares instants.
 
-use directory::UserRecord;
+use directory::{GroupRecord, UserRecord};
 use scim::filter::parse_instant;
-use scim::schema::{AttrType, Attribute, ENTERPRISE_USER_SCHEMA_URN, USER, USER_SCHEMA_URN};
+use scim::schema::{AttrType, Attribute, ENTERPRISE_USER_SCHEMA_URN, GROUP, GROUP_SCHEMA_URN, USER, USER_SCHEMA_URN};
 use serde_json::{Map, Value};
 
 /// The filter document of `user`.
@@ -54,6 +54,33 @@ pub fn filter_doc(user: &UserRecord) -> Value {
         "version": format!("W/\"{}\"", user.version),
     });
     put("meta", meta, USER.resolve(None, "meta").map(|r| r.attribute));
+    Value::Object(out)
+}
+
+/// The filter document of `group`, without its members (a filter that
+/// mentions `members` adds them in SQL).
+pub fn group_doc(group: &GroupRecord) -> Value {
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Value, attr: Option<&'static Attribute>| {
+        out.insert(key.to_lowercase(), fold(value, attr));
+    };
+    put("schemas", Value::Array(vec![Value::String(GROUP_SCHEMA_URN.into())]), None);
+    put("id", Value::String(group.id.clone()), GROUP.resolve(None, "id").map(|r| r.attribute));
+    if let Some(attrs) = group.scim.as_object() {
+        for (k, v) in attrs {
+            if k.eq_ignore_ascii_case("members") {
+                continue;
+            }
+            put(k, v.clone(), GROUP.resolve(None, k).map(|r| r.attribute));
+        }
+    }
+    let meta = serde_json::json!({
+        "resourceType": "Group",
+        "created": group.created,
+        "lastModified": group.last_modified,
+        "version": format!("W/\"{}\"", group.version),
+    });
+    put("meta", meta, GROUP.resolve(None, "meta").map(|r| r.attribute));
     Value::Object(out)
 }
 

@@ -13,6 +13,7 @@
 
 mod conn;
 mod doc;
+mod group_query;
 mod migrate;
 mod query;
 mod tx;

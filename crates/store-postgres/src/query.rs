@@ -14,7 +14,7 @@ use crate::doc::normalize_instant;
 use postgres::types::ToSql;
 use scim::filter::{CompValue, CompareOp, Filter};
 use scim::list::SortOrder;
-use scim::schema::{AttrPath, AttrType, Attribute, USER, USER_SCHEMA_URN};
+use scim::schema::{AttrPath, AttrType, Attribute, ResourceType, GROUP, USER, USER_SCHEMA_URN};
 
 /// The user columns every user query selects, in the order `tx::user_from_row` reads them.
 pub const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.username, u.email, u.external_id, \
@@ -36,18 +36,32 @@ pub enum Param {
 }
 
 /// SQL text being built and its parameters, numbered in order.
-#[derive(Default)]
 pub struct Builder {
     pub params: Vec<Param>,
     aliases: usize,
+    /// The resource type whose schema drives the translation.
+    rt: &'static ResourceType,
+    /// The SQL expression of the filter document (`u.doc` for users).
+    doc: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder { params: Vec::new(), aliases: 0, rt: &USER, doc: "u.doc".into() }
+    }
 }
 
 impl Builder {
-    fn text(&mut self, s: impl Into<String>) -> String {
+    /// A builder for group queries over `g.doc` (members added when the filter needs them).
+    pub fn for_groups() -> Self {
+        Builder { params: Vec::new(), aliases: 0, rt: &GROUP, doc: "g.doc".into() }
+    }
+
+    pub fn text(&mut self, s: impl Into<String>) -> String {
         self.params.push(Param::Text(s.into()));
         format!("${}::text", self.params.len())
     }
-    fn int(&mut self, i: i64) -> String {
+    pub fn int(&mut self, i: i64) -> String {
         self.params.push(Param::Int(i));
         format!("${}::bigint", self.params.len())
     }
@@ -228,6 +242,16 @@ impl Builder {
     }
 
     /// A filter as a boolean SQL expression that is never NULL.
+    pub fn filter_sql(&mut self, f: &Filter) -> String {
+        self.filter(f, &Scope::Resource)
+    }
+
+    /// Uses `doc` as the filter document from now on.
+    pub fn set_doc(&mut self, doc: String) {
+        self.doc = doc;
+    }
+
+    /// A filter as a boolean SQL expression that is never NULL.
     fn filter(&mut self, f: &Filter, scope: &Scope) -> String {
         match f {
             Filter::And(a, b) => format!("({} AND {})", self.filter(a, scope), self.filter(b, scope)),
@@ -278,13 +302,14 @@ impl Builder {
     /// The top-level value a path names (a `jsonb` expression, NULL if absent) and its schema.
     fn top(&mut self, path: &AttrPath, scope: &Scope) -> (String, Option<&'static Attribute>) {
         match scope {
-            Scope::Resource => match USER.resolve(path.urn.as_deref(), &path.attr) {
+            Scope::Resource => match self.rt.resolve(path.urn.as_deref(), &path.attr) {
                 Some(resolved) => {
+                    let doc = self.doc.clone();
                     let container = match resolved.schema {
                         Some(schema) if resolved.in_extension => {
-                            format!("(u.doc -> {})", self.text(schema.id.to_lowercase()))
+                            format!("({doc} -> {})", self.text(schema.id.to_lowercase()))
                         }
-                        _ => "u.doc".to_string(),
+                        _ => doc,
                     };
                     let key = self.text(resolved.attribute.name.to_lowercase());
                     (format!("({container} -> {key})"), Some(resolved.attribute))
@@ -292,11 +317,12 @@ impl Builder {
                 None => {
                     // Unknown attribute: a core URN means the top level, any
                     // other URN an extension object keyed by it.
+                    let doc = self.doc.clone();
                     let container = match path.urn.as_deref() {
-                        Some(urn) if !USER.schema.id.eq_ignore_ascii_case(urn) => {
-                            format!("(u.doc -> {})", self.text(urn.to_lowercase()))
+                        Some(urn) if !self.rt.schema.id.eq_ignore_ascii_case(urn) => {
+                            format!("({doc} -> {})", self.text(urn.to_lowercase()))
                         }
-                        _ => "u.doc".to_string(),
+                        _ => doc,
                     };
                     let key = self.text(path.attr.to_lowercase());
                     (format!("({container} -> {key})"), None)

@@ -2,12 +2,16 @@
 //! store has already put inside a transaction.
 
 use crate::conn::{db_error, is_retryable, unique_violation, Conn};
+use crate::doc::group_doc;
 use crate::doc::{filter_doc, normalize_instant};
+use crate::group_query;
 use crate::query::{self, Builder};
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
-use directory::store::{UniqueField, UserQuery};
-use directory::{DirectoryError, Org, Role, Tx, UserRecord, UserState, UsernamePolicy};
+use directory::store::{GroupQuery, UniqueField, UserQuery};
+use directory::{
+    DirectoryError, GroupRecord, GroupRef, MemberRef, Org, Role, Tx, UserNames, UserRecord, UserState, UsernamePolicy,
+};
 use postgres::types::ToSql;
 use postgres::Row;
 use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
@@ -142,6 +146,38 @@ impl<'c> PgTx<'c> {
     }
 }
 
+impl PgTx<'_> {
+    /// Runs an insert or update of a group with its bind values in order.
+    fn write_group(&mut self, sql: &str, group: &GroupRecord) -> Result<u64, DirectoryError> {
+        let folded = group.display_name.to_lowercase();
+        let scim = json_text(&group.scim)?;
+        let doc = json_text(&group_doc(group))?;
+        let result = self.execute(
+            sql,
+            &[
+                &group.id,
+                &group.org_id,
+                &group.display_name,
+                &folded,
+                &group.external_id,
+                &scim,
+                &doc,
+                &group.created,
+                &group.last_modified,
+                &group.version,
+            ],
+        );
+        result.map_err(|e| match unique_violation(&e) {
+            Some("groups_org_display_name") => DirectoryError::Conflict(format!(
+                "A group named \"{}\" already exists in this organisation.",
+                group.display_name
+            )),
+            Some(_) => DirectoryError::Conflict(format!("A group with id \"{}\" already exists.", group.id)),
+            None => self.err(e),
+        })
+    }
+}
+
 fn corrupt(what: &str, value: &str) -> DirectoryError {
     DirectoryError::Store(format!("unexpected {what} {value:?} in the database"))
 }
@@ -212,6 +248,20 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DirectoryError> {
         created: get(row, 13)?,
         last_modified: get(row, 14)?,
         version: get(row, 15)?,
+    })
+}
+
+/// Reads a row selected with [`group_query::GROUP_COLUMNS`].
+fn group_from_row(row: &Row) -> Result<GroupRecord, DirectoryError> {
+    Ok(GroupRecord {
+        id: get(row, 0)?,
+        org_id: get(row, 1)?,
+        display_name: get(row, 2)?,
+        external_id: get(row, 3)?,
+        scim: json_from(row, 4)?,
+        created: get(row, 5)?,
+        last_modified: get(row, 6)?,
+        version: get(row, 7)?,
     })
 }
 
@@ -480,6 +530,207 @@ impl Tx for PgTx<'_> {
             self.write_user(UPDATE_USER, &user)?;
         }
         Ok(())
+    }
+
+    fn existing_user_ids(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<String>, DirectoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(
+            "SELECT u.id FROM users u WHERE u.id = ANY($1::text[]) AND u.org_id = $2",
+            &[&ids, &org_id],
+            |row| get(row, 0),
+        )
+    }
+
+    fn user_names(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<UserNames>, DirectoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(
+            "SELECT u.id, u.user_name, u.scim::json ->> 'displayName' FROM users u \
+             WHERE u.id = ANY($1::text[]) AND u.org_id = $2",
+            &[&ids, &org_id],
+            |row| Ok(UserNames { id: get(row, 0)?, user_name: get(row, 1)?, display_name: get(row, 2)? }),
+        )
+    }
+
+    fn group_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<GroupRecord>, DirectoryError> {
+        self.query_one(
+            &format!("SELECT {} FROM groups g WHERE g.id = $1 AND g.org_id = $2", group_query::GROUP_COLUMNS),
+            &[&id, &org_id],
+            group_from_row,
+        )
+    }
+
+    fn query_groups(&mut self, org_id: i64, q: &GroupQuery<'_>) -> Result<(u64, Vec<GroupRecord>), DirectoryError> {
+        let mut b = Builder::for_groups();
+        let pred = group_query::predicate(&mut b, org_id, q.filter);
+        let count_params = b.params.clone();
+        let rows = self.query(&group_query::count_sql(&pred), &Builder::bind(&count_params))?;
+        let total: i64 = match rows.first() {
+            Some(row) => get(row, 0)?,
+            None => 0,
+        };
+        let total = u64::try_from(total).unwrap_or(0);
+        let offset = q.start_index.saturating_sub(1);
+        if q.count == 0 || offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let order = group_query::order_by(q.sort_by, q.sort_order);
+        let sql = group_query::page_sql(&mut b, &pred, &order, q.count, offset);
+        let groups = self.query_all(&sql, &Builder::bind(&b.params), group_from_row)?;
+        Ok((total, groups))
+    }
+
+    fn group_name_holder(
+        &mut self,
+        org_id: i64,
+        display_name: &str,
+        except_id: Option<&str>,
+    ) -> Result<Option<String>, DirectoryError> {
+        let folded = display_name.to_lowercase();
+        self.query_one(
+            "SELECT id FROM groups WHERE org_id = $1 AND display_name_folded = $2 AND id IS DISTINCT FROM $3 LIMIT 1",
+            &[&org_id, &folded, &except_id],
+            |row| get(row, 0),
+        )
+    }
+
+    fn insert_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError> {
+        self.write_group(
+            "INSERT INTO groups (id, org_id, display_name, display_name_folded, external_id, scim, doc, created, \
+             last_modified, version) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10)",
+            group,
+        )
+        .map(|_| ())
+    }
+
+    fn update_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError> {
+        let n = self.write_group(
+            "UPDATE groups SET display_name = $3, display_name_folded = $4, external_id = $5, scim = $6, \
+             doc = $7::text::jsonb, created = $8, last_modified = $9, version = $10 WHERE id = $1 AND org_id = $2",
+            group,
+        )?;
+        if n == 0 {
+            return Err(DirectoryError::NotFound(format!("Group {} not found.", group.id)));
+        }
+        Ok(())
+    }
+
+    fn delete_group(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
+        // group_members rows go with the group (ON DELETE CASCADE).
+        let n = self
+            .execute("DELETE FROM groups WHERE org_id = $1 AND id = $2", &[&org_id, &id])
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    fn add_members(
+        &mut self,
+        org_id: i64,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<String>, DirectoryError> {
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let added: Vec<String> = self.query_all(
+            "INSERT INTO group_members (org_id, group_id, member_id) SELECT $1, $2, x FROM unnest($3::text[]) x \
+             ON CONFLICT DO NOTHING RETURNING member_id",
+            &[&org_id, &group_id, &member_ids],
+            |row| get(row, 0),
+        )?;
+        // In the order given, once each.
+        let mut out: Vec<String> = Vec::with_capacity(added.len());
+        for id in member_ids {
+            if added.contains(id) && !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_members(
+        &mut self,
+        org_id: i64,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<String>, DirectoryError> {
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let removed: Vec<String> = self.query_all(
+            "DELETE FROM group_members WHERE group_id = $1 AND org_id = $2 AND member_id = ANY($3::text[]) \
+             RETURNING member_id",
+            &[&group_id, &org_id, &member_ids],
+            |row| get(row, 0),
+        )?;
+        let mut out: Vec<String> = Vec::with_capacity(removed.len());
+        for id in member_ids {
+            if removed.contains(id) && !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn clear_members(&mut self, org_id: i64, group_id: &str) -> Result<Vec<String>, DirectoryError> {
+        self.query_all(
+            "DELETE FROM group_members WHERE group_id = $1 AND org_id = $2 RETURNING member_id",
+            &[&group_id, &org_id],
+            |row| get(row, 0),
+        )
+    }
+
+    fn for_each_member(
+        &mut self,
+        org_id: i64,
+        group_id: &str,
+        each: &mut dyn FnMut(MemberRef) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        // Streams the rows rather than collecting them (a group may have 100 000 members).
+        let sql = "SELECT m.member_id, u.scim::json ->> 'displayName' \
+                   FROM group_members m JOIN users u ON u.id = m.member_id \
+                   WHERE m.group_id = $1 AND m.org_id = $2 ORDER BY m.member_id";
+        let stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let params: [&(dyn ToSql + Sync); 2] = [&group_id, &org_id];
+        let (mut pg_error, mut each_error) = (None, None);
+        match self.conn.client.query_raw(&stmt, params) {
+            Err(e) => pg_error = Some(e),
+            Ok(mut rows) => loop {
+                match postgres::fallible_iterator::FallibleIterator::next(&mut rows) {
+                    Ok(Some(row)) => {
+                        let member = get(&row, 0).and_then(|id| Ok(MemberRef { id, display: get(&row, 1)? }));
+                        if let Err(e) = member.and_then(|m| each(m)) {
+                            each_error = Some(e);
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        pg_error = Some(e);
+                        break;
+                    }
+                }
+            },
+        }
+        if let Some(e) = pg_error {
+            return Err(self.err(e));
+        }
+        each_error.map_or(Ok(()), Err)
+    }
+
+    fn groups_of_users(&mut self, org_id: i64, user_ids: &[String]) -> Result<Vec<GroupRef>, DirectoryError> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(
+            "SELECT m.member_id, g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.member_id = ANY($1::text[]) AND m.org_id = $2 ORDER BY m.member_id, g.display_name_folded",
+            &[&user_ids, &org_id],
+            |row| Ok(GroupRef { user_id: get(row, 0)?, group_id: get(row, 1)?, display_name: get(row, 2)? }),
+        )
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {

@@ -102,11 +102,16 @@ suite!(
     rollback_on_error,
     clear_manager_references,
     events_append_recent,
+    groups_insert_get_update_delete,
+    group_members_in_batches,
+    group_queries,
+    groups_of_users_names_and_cascades,
 );
 
 #[test]
 fn suite_covers_every_listed_test() {
     assert_eq!(store_suite::TESTS.len(), 11);
+    assert_eq!(store_suite::GROUP_TESTS.len(), 4);
 }
 
 #[test]
@@ -150,10 +155,10 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| PostgresStore::open(&db.url).unwrap().schema_version())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 1), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 2), "{versions:?}");
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     let n: i64 = c.query_one("SELECT count(*) FROM schema_migrations", &[]).unwrap().get(0);
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
 }
 
 #[test]

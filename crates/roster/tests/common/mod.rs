@@ -1,5 +1,10 @@
 //! Test kit for the end-to-end suite: runs the real `roster` binary on a free
-//! port over a temporary SQLite database and talks to it over HTTP.
+//! port over a temporary database and talks to it over HTTP.
+//!
+//! The database is SQLite, or, when `ROSTER_TEST_POSTGRES_URL` names a
+//! PostgreSQL server, a fresh `roster_test_<random>` database on it that is
+//! dropped when the last server using it is dropped. `.ci/run` runs the suite
+//! both ways.
 #![allow(dead_code)]
 
 use reqwest::blocking::Client;
@@ -39,6 +44,10 @@ pub fn guid() -> String {
 
 /// One running (or stopped) `roster serve`.
 pub struct TestServer {
+    /// The `--database` URL of every run.
+    database: String,
+    /// Keeps a PostgreSQL test database alive (shared by servers on one database).
+    pg: Option<Arc<PgDatabase>>,
     dir: tempfile::TempDir,
     token: String,
     port: u16,
@@ -121,8 +130,44 @@ impl TestServer {
     /// Like [`start`], with `--public-url`.
     pub fn start_with(public_url: Option<&str>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        let (database, pg) = match PgDatabase::create() {
+            Some(pg) => (pg.url.clone(), Some(Arc::new(pg))),
+            None => (format!("sqlite://{}", dir.path().join("roster.db").display()), None),
+        };
+        Self::start_on(dir, database, pg, public_url)
+    }
+
+    /// Another `roster serve` on the same database as `other` (its own port and
+    /// bootstrap token), as a second instance behind a load balancer.
+    pub fn start_sharing(other: &TestServer) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = Self::start_on_deferred(dir, other.database.clone(), other.pg.clone(), None);
+        s.token = other.token.clone();
+        s.spawn();
+        s
+    }
+
+    fn start_on(
+        dir: tempfile::TempDir,
+        database: String,
+        pg: Option<Arc<PgDatabase>>,
+        public_url: Option<&str>,
+    ) -> TestServer {
+        let mut s = Self::start_on_deferred(dir, database, pg, public_url);
+        s.spawn();
+        s
+    }
+
+    fn start_on_deferred(
+        dir: tempfile::TempDir,
+        database: String,
+        pg: Option<Arc<PgDatabase>>,
+        public_url: Option<&str>,
+    ) -> TestServer {
         let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
-        let mut s = TestServer {
+        TestServer {
+            database,
+            pg,
             dir,
             token: format!("tok_{}", random_hex(40)),
             port: 0,
@@ -133,16 +178,18 @@ impl TestServer {
             past_stdout: vec![],
             client,
             starts: 0,
-        };
-        s.spawn();
-        s
+        }
     }
 
+    /// Whether this server runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("roster.db")
     }
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
+        self.database.clone()
     }
     pub fn token(&self) -> &str {
         &self.token
@@ -184,6 +231,7 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
+        announce_backend();
         for attempt in 0..3 {
             self.starts += 1;
             self.port = free_port();
@@ -419,6 +467,65 @@ impl Drop for TestServer {
     }
 }
 
+/// The PostgreSQL server the tests use, if `ROSTER_TEST_POSTGRES_URL` names one.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("ROSTER_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty())
+}
+
+/// A fresh database on the test PostgreSQL server, dropped on drop.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// `None` (SQLite) when `ROSTER_TEST_POSTGRES_URL` is unset.
+    pub fn create() -> Option<PgDatabase> {
+        let admin_url = postgres_admin_url()?;
+        let name = format!("roster_test_{}", random_hex(16));
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).expect("connecting to PostgreSQL");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("creating a test database");
+        let url = with_database(&admin_url, &name);
+        Some(PgDatabase { admin_url, name, url })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Says once per test binary, past the harness's output capture, which backend the end-to-end tests use.
+pub fn announce_backend() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let line = match postgres_admin_url() {
+            Some(_) => "end-to-end tests run on PostgreSQL (ROSTER_TEST_POSTGRES_URL is set)".to_string(),
+            None => "end-to-end tests run on SQLite; skipping PostgreSQL: ROSTER_TEST_POSTGRES_URL is not set".into(),
+        };
+        let _ = writeln!(std::io::stderr(), "{line}");
+    });
+}
+
 /// `{"schemas":[PatchOp],"Operations":ops}`
 pub fn patch_body(ops: Value) -> Value {
     json!({"schemas": [PATCH_URN], "Operations": ops})
@@ -476,4 +583,13 @@ pub fn enc(filter: &str) -> String {
         }
     }
     out
+}
+
+/// Opens the database a test server runs on directly (SQLite or PostgreSQL, by its URL).
+pub fn open_store(url: &str) -> std::sync::Arc<dyn directory::Store> {
+    if store_postgres::is_postgres_url(url) {
+        std::sync::Arc::new(store_postgres::PostgresStore::open(url).expect("opening the PostgreSQL test database"))
+    } else {
+        std::sync::Arc::new(store_sqlite::SqliteStore::open(url).expect("opening the SQLite test database"))
+    }
 }

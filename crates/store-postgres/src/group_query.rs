@@ -1,0 +1,163 @@
+//! `query_groups` as SQL, like [`crate::query`] for users.
+//!
+//! Equality terms of the filter's top-level `and` on `id`, `displayName`
+//! (folded) and `externalId` are pushed down to indexes. Membership terms
+//! (`members eq "U"`, `members.value eq "U"`, `members[value eq "U"]`:
+//! Entra's membership check) become an `EXISTS` on the `group_members`
+//! primary key and leave the residual. The rest is translated to SQL over
+//! `g.doc`; only when it still mentions `members` is the group's member list
+//! aggregated into the document, for that group alone.
+
+use crate::query::Builder;
+use scim::filter::{CompValue, CompareOp, Filter};
+use scim::list::SortOrder;
+use scim::schema::{AttrPath, GROUP};
+
+/// The group columns every group query selects, in the order `tx::group_from_row` reads them.
+pub const GROUP_COLUMNS: &str =
+    "g.id, g.org_id, g.display_name, g.external_id, g.scim, g.created, g.last_modified, g.version";
+
+/// The document with the members, as `{"value": id, "type": "user"}` (type folded: not caseExact).
+const DOC_WITH_MEMBERS: &str = "(g.doc || jsonb_build_object('members', (SELECT COALESCE(jsonb_agg(\
+     jsonb_build_object('value', m.member_id, 'type', 'user') ORDER BY m.member_id), '[]'::jsonb) \
+     FROM group_members m WHERE m.group_id = g.id)))";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Known {
+    Id,
+    DisplayName,
+    ExternalId,
+    /// `members` or `members.value`.
+    MemberValue,
+    Created,
+    LastModified,
+    Other,
+}
+
+fn known(path: &AttrPath) -> Known {
+    let Some((top, sub)) = GROUP.resolve_path(path) else { return Known::Other };
+    match (top.schema.is_none(), top.attribute.name, sub.map(|s| s.name)) {
+        (true, "id", None) => Known::Id,
+        (true, "externalId", None) => Known::ExternalId,
+        (true, "meta", Some("created")) => Known::Created,
+        (true, "meta", Some("lastModified")) => Known::LastModified,
+        (false, "displayName", None) => Known::DisplayName,
+        (false, "members", None | Some("value")) => Known::MemberValue,
+        _ => Known::Other,
+    }
+}
+
+/// The member id a term asks about, if it is a pushable membership term.
+fn member_term(f: &Filter) -> Option<&str> {
+    match f {
+        Filter::Compare(p, CompareOp::Eq, CompValue::Str(v)) if known(p) == Known::MemberValue => Some(v),
+        Filter::ValuePath(p, inner) if p.sub_attr.is_none() && known(p) == Known::MemberValue => match inner.as_ref() {
+            Filter::Compare(q, CompareOp::Eq, CompValue::Str(v))
+                if q.urn.is_none() && q.sub_attr.is_none() && q.attr.eq_ignore_ascii_case("value") =>
+            {
+                Some(v)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether any term of `f` names `members`.
+fn mentions_members(f: &Filter) -> bool {
+    let mut stack = vec![f];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Filter::Not(a) => stack.push(a),
+            Filter::Present(p) | Filter::Compare(p, ..) | Filter::ValuePath(p, _) => {
+                if p.attr.eq_ignore_ascii_case("members") {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The terms of the top-level `and`, left to right.
+fn and_terms(filter: &Filter) -> Vec<&Filter> {
+    let mut out = Vec::new();
+    let mut stack = vec![filter];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The `WHERE` clause of a group query (parameters pushed onto `b`).
+pub fn predicate(b: &mut Builder, org_id: i64, filter: Option<&Filter>) -> String {
+    let mut sql = format!("g.org_id = {}", b.int(org_id));
+    let Some(filter) = filter else { return sql };
+    let mut residual: Vec<&Filter> = Vec::new();
+    for term in and_terms(filter) {
+        if let Some(member) = member_term(term) {
+            let p = b.text(member);
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.member_id = {p})"
+            ));
+            continue;
+        }
+        if let Filter::Compare(path, CompareOp::Eq, CompValue::Str(v)) = term {
+            match known(path) {
+                Known::Id => sql.push_str(&format!(" AND g.id = {}", b.text(v.as_str()))),
+                Known::DisplayName => {
+                    sql.push_str(&format!(" AND g.display_name_folded = {}", b.text(v.to_lowercase())))
+                }
+                Known::ExternalId => sql.push_str(&format!(" AND g.external_id = {}", b.text(v.as_str()))),
+                _ => {}
+            }
+        }
+        residual.push(term);
+    }
+    let rest = residual.into_iter().cloned().reduce(|a, b| Filter::And(Box::new(a), Box::new(b)));
+    if let Some(rest) = rest {
+        if mentions_members(&rest) {
+            b.set_doc(DOC_WITH_MEMBERS.to_string());
+        }
+        let residual = b.filter_sql(&rest);
+        sql.push_str(" AND ");
+        sql.push_str(&residual);
+    }
+    sql
+}
+
+/// The `ORDER BY` clause; attributes without a column sort by insertion order.
+pub fn order_by(sort_by: Option<&AttrPath>, order: SortOrder) -> String {
+    let dir = match order {
+        SortOrder::Ascending => "ASC",
+        SortOrder::Descending => "DESC",
+    };
+    match sort_by.map(known) {
+        Some(Known::Id) => format!("g.id {dir}"),
+        Some(Known::DisplayName) => format!("g.display_name_folded {dir}, g.seq"),
+        Some(Known::ExternalId) => format!("g.external_id {dir} NULLS LAST, g.seq"),
+        Some(Known::Created) => format!("g.created {dir}, g.seq"),
+        Some(Known::LastModified) => format!("g.last_modified {dir}, g.seq"),
+        _ => "g.seq".into(),
+    }
+}
+
+pub fn page_sql(b: &mut Builder, predicate: &str, order: &str, count: u64, offset: u64) -> String {
+    let limit = b.int(i64::try_from(count).unwrap_or(i64::MAX));
+    let offset = b.int(i64::try_from(offset).unwrap_or(i64::MAX));
+    format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {predicate} ORDER BY {order} LIMIT {limit} OFFSET {offset}")
+}
+
+pub fn count_sql(predicate: &str) -> String {
+    format!("SELECT count(*) FROM groups g WHERE {predicate}")
+}
