@@ -122,6 +122,14 @@ fn lookups(filter: &Filter) -> Vec<Lookup<'_>> {
     out
 }
 
+/// Whether the whole filter is one equality that the indexed columns answer
+/// exactly: `id` and `externalId` (caseExact) or `userName` (folded with
+/// `to_lowercase`, as the evaluator folds it). Entra's lookups are this shape.
+fn is_exact_lookup(filter: &Filter) -> bool {
+    matches!(filter, Filter::Compare(path, CompareOp::Eq, CompValue::Str(_))
+        if matches!(known(path), Known::Id | Known::UserName | Known::ExternalId))
+}
+
 /// The `WHERE` clause of a user query and its parameters.
 pub struct Predicate<'a> {
     pub sql: String,
@@ -160,9 +168,13 @@ pub fn predicate<'a>(org_id: i64, filter: Option<&'a Filter>) -> Predicate<'a> {
                 }
             }
         }
-        sql.push_str(" AND ");
-        sql.push_str(MATCH_CALL);
-        params.push(Param::Text(Cow::Owned(filter.to_string())));
+        // A filter that is exactly one pushed-down equality is answered by
+        // the index alone (same folding as the evaluator): no residual.
+        if !is_exact_lookup(filter) {
+            sql.push_str(" AND ");
+            sql.push_str(MATCH_CALL);
+            params.push(Param::Text(Cow::Owned(filter.to_string())));
+        }
     }
     Predicate { sql, params }
 }
@@ -266,5 +278,18 @@ mod tests {
         let p = predicate(7, Some(&x));
         assert!(p.sql.starts_with("u.org_id = ? AND u.user_name_folded = ?"), "{}", p.sql);
         assert!(p.sql.ends_with(MATCH_CALL));
+    }
+
+    #[test]
+    fn a_single_exact_equality_needs_no_residual() {
+        for exact in [r#"userName eq "JDoe""#, r#"externalId eq "E""#, r#"id eq "i""#] {
+            let filter = f(exact);
+            assert!(!predicate(1, Some(&filter)).sql.contains("scim_user_match"), "{exact}");
+        }
+        for residual in [r#"userName eq "a" and active eq true"#, r#"emails[type eq "work"].value eq "a@b""#,
+                         r#"userName co "a""#, r#"emails.value eq "a@b""#] {
+            let filter = f(residual);
+            assert!(predicate(1, Some(&filter)).sql.contains("scim_user_match"), "{residual}");
+        }
     }
 }

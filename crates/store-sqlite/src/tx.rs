@@ -335,22 +335,28 @@ impl Tx for SqliteTx<'_> {
 
     fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
         let pred = query::predicate(org_id, q.filter);
-        let total: i64 = self
-            .conn
-            .prepare_cached(&query::count_sql(&pred.sql))
-            .and_then(|mut s| s.query_row(query::bind(&pred.params), |r| r.get(0)))
-            .map_err(db_error)?;
-        let total = u64::try_from(total).unwrap_or(0);
-        let offset = q.start_index.saturating_sub(1);
-        if q.count == 0 || offset >= total {
-            return Ok((total, Vec::new()));
+        let count_all = |this: &mut Self| -> Result<u64, DirectoryError> {
+            let total: i64 = this
+                .conn
+                .prepare_cached(&query::count_sql(&pred.sql))
+                .and_then(|mut s| s.query_row(query::bind(&pred.params), |r| r.get(0)))
+                .map_err(db_error)?;
+            Ok(u64::try_from(total).unwrap_or(0))
+        };
+        if q.count == 0 {
+            return Ok((count_all(self)?, Vec::new()));
         }
+        let offset = q.start_index.saturating_sub(1);
         let (order, order_param) = query::order_by(q.sort_by, q.sort_order);
-        let mut params = pred.params;
+        let mut params = pred.params.clone();
         params.extend(order_param);
         params.push(Param::Int(i64::try_from(q.count).unwrap_or(i64::MAX)));
         params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         let users = self.query_all(&query::page_sql(&pred.sql, &order), query::bind(&params), user_from_row)?;
+        // A short page that starts inside the result set ends it: the total
+        // follows without a second query (the common case of a lookup).
+        let short = (users.len() as u64) < q.count && (!users.is_empty() || offset == 0);
+        let total = if short { offset + users.len() as u64 } else { count_all(self)? };
         Ok((total, users))
     }
 
