@@ -365,11 +365,11 @@ fn membership_filters_user_groups_and_user_deletion() {
 #[test]
 fn provisioning_log_records_group_events() {
     let o = Org::start();
-    let users: Vec<String> = (0..5).map(|i| o.user(&format!("l{i}"))).collect();
+    let users: Vec<String> = (0..500).map(|i| o.user(&format!("l{i}"))).collect();
     let g = o.group("Logged", &[]);
     let path = format!("/Groups/{g}");
     let before = o.events().len();
-    // Adding several members writes one entry listing them.
+    // Adding 500 members in one PATCH writes one entry listing them.
     let value: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
     o.patch(&path, json!([{"op": "add", "path": "members", "value": value}]));
     let ev = o.events();
@@ -377,7 +377,8 @@ fn provisioning_log_records_group_events() {
     let add = ev.last().unwrap();
     assert_eq!(add.event_type, "group_member_add");
     assert_eq!(add.resource_type, "Group");
-    assert_eq!(add.changes[0]["to"].as_array().unwrap().len(), 5);
+    assert_eq!(add.changes[0]["to"].as_array().unwrap().len(), 500);
+    assert_eq!(o.members(&g).len(), 500);
     // A no-op PATCH writes nothing.
     o.patch(&path, json!([{"op": "add", "path": "members", "value": [{"value": users[0]}]}]));
     o.patch(&path, json!([{"op": "replace", "path": "displayName", "value": "Logged"}]));

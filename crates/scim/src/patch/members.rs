@@ -206,7 +206,7 @@ fn ids_of(value: &Value) -> Result<Option<Vec<String>>, ScimError> {
         let id = match item {
             Value::Null => continue,
             Value::String(s) => s.as_str(),
-            Value::Object(obj) => match obj.iter().filter(|(k, _)| k.eq_ignore_ascii_case("value")).last() {
+            Value::Object(obj) => match obj.iter().rfind(|(k, _)| k.eq_ignore_ascii_case("value")) {
                 Some((_, Value::String(s))) => s.as_str(),
                 Some((_, Value::Null)) | None if obj.is_empty() => continue,
                 Some((_, Value::Null)) | None => return Ok(None),
