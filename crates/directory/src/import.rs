@@ -177,21 +177,30 @@ pub fn import_batch(store: &dyn Store, org: &Org, rows: &[ImportRow]) -> Result<
         let mut imported = 0u64;
         let mut conflicts = Vec::new();
         let mut first_last: Option<(u64, u64)> = None;
+        // One query per unique field for the whole batch.
+        let usernames: Vec<String> = prepared.iter().map(|p| p.validated.username.to_lowercase()).collect();
+        let emails: Vec<String> = prepared.iter().filter_map(|p| p.validated.email.clone()).collect();
+        let employees: Vec<String> = prepared.iter().filter_map(|p| p.validated.employee_identifier.clone()).collect();
+        let held = |pairs: Vec<(String, String)>| pairs.into_iter().collect::<HashMap<String, String>>();
+        let taken_usernames = held(tx.unique_holders(org.id, UniqueField::Username, &usernames)?);
+        let taken_emails = held(tx.unique_holders(org.id, UniqueField::Email, &emails)?);
+        let taken_employees = held(tx.unique_holders(org.id, UniqueField::EmployeeIdentifier, &employees)?);
+        let mut users = Vec::with_capacity(prepared.len());
         for p in &prepared {
-            let checks = [
-                (UniqueField::Username, Some(&p.validated.username), "userName"),
-                (UniqueField::Email, p.validated.email.as_ref(), "email"),
-                (UniqueField::EmployeeIdentifier, p.validated.employee_identifier.as_ref(), "employeeNumber"),
-            ];
-            let mut taken = None;
-            for (field, value, label) in checks {
-                if let Some(value) = value {
-                    if let Some(holder) = tx.unique_holder(org.id, field, value, None)? {
-                        taken = Some(format!("{label} \"{value}\" is already taken (by user {holder})"));
-                        break;
-                    }
-                }
-            }
+            let folded = p.validated.username.to_lowercase();
+            let taken = if let Some(holder) = taken_usernames.get(&folded) {
+                Some(format!("userName \"{}\" is already taken (by user {holder})", p.validated.username))
+            } else if let Some((e, holder)) =
+                p.validated.email.as_ref().and_then(|e| taken_emails.get(e).map(|h| (e, h)))
+            {
+                Some(format!("email \"{e}\" is already taken (by user {holder})"))
+            } else {
+                p.validated
+                    .employee_identifier
+                    .as_ref()
+                    .and_then(|e| taken_employees.get(e).map(|h| (e, h)))
+                    .map(|(e, holder)| format!("employeeNumber \"{e}\" is already taken (by user {holder})"))
+            };
             if let Some(reason) = taken {
                 conflicts.push(Rejected { line: p.line, reason });
                 continue;
@@ -208,7 +217,10 @@ pub fn import_batch(store: &dyn Store, org: &Org, rows: &[ImportRow]) -> Result<
             if let Some(m) = manager {
                 let id = match tx.user_by_id(org.id, &m)? {
                     Some(u) => Some(u.id),
-                    None => tx.unique_holder(org.id, UniqueField::Username, &m, None)?,
+                    None => match users.iter().find(|u: &&UserRecord| u.username.eq_ignore_ascii_case(&m)) {
+                        Some(u) => Some(u.id.clone()),
+                        None => tx.unique_holder(org.id, UniqueField::Username, &m, None)?,
+                    },
                 };
                 match id {
                     Some(id) => {
@@ -245,10 +257,11 @@ pub fn import_batch(store: &dyn Store, org: &Org, rows: &[ImportRow]) -> Result<
                 last_modified: now,
                 version: 1,
             };
-            tx.insert_user(&user)?;
+            users.push(user);
             imported += 1;
             first_last = Some((first_last.map_or(p.line, |f| f.0), p.line));
         }
+        tx.insert_users(&users)?;
         if let Some((first, last)) = first_last {
             tx.append_event(&Event {
                 id: uuid::Uuid::new_v4().to_string(),

@@ -81,6 +81,31 @@ pub trait Tx {
         value: &str,
         except_id: Option<&str>,
     ) -> Result<Option<String>, DirectoryError>;
+    /// For bulk import: which of `values` (already folded as `unique_holder`
+    /// folds them) some user holds for `field`, as `(value, user id)` pairs.
+    /// The default asks [`Tx::unique_holder`] once per value; a store may
+    /// answer in one query.
+    fn unique_holders(
+        &mut self,
+        org_id: i64,
+        field: UniqueField,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, DirectoryError> {
+        let mut out = Vec::new();
+        for v in values {
+            if let Some(id) = self.unique_holder(org_id, field, v, None)? {
+                out.push((v.clone(), id));
+            }
+        }
+        Ok(out)
+    }
+    /// For bulk import: inserts users like [`Tx::insert_user`]; a store may do it in one statement.
+    fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), DirectoryError> {
+        for u in users {
+            self.insert_user(u)?;
+        }
+        Ok(())
+    }
     /// Inserts a user. A unique-index violation is `DirectoryError::Conflict`.
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError>;
     /// Overwrites a user (matched by org and id). A unique-index violation is `Conflict`.

@@ -178,6 +178,59 @@ impl PgTx<'_> {
     }
 }
 
+/// The columns of a multi-row user insert, one array each.
+struct InsertColumns {
+    id: Vec<String>,
+    org_id: Vec<i64>,
+    user_name: Vec<String>,
+    user_name_folded: Vec<String>,
+    username: Vec<String>,
+    username_folded: Vec<String>,
+    email: Vec<Option<String>>,
+    external_id: Vec<Option<String>>,
+    employee_identifier: Vec<Option<String>>,
+    manager_id: Vec<Option<String>>,
+    state: Vec<String>,
+    activated: Vec<bool>,
+    password_expired: Vec<bool>,
+    scim: Vec<String>,
+    fields: Vec<String>,
+    doc: Vec<String>,
+    created: Vec<String>,
+    last_modified: Vec<String>,
+    created_at: Vec<Option<String>>,
+    last_modified_at: Vec<Option<String>>,
+    version: Vec<i64>,
+}
+
+impl InsertColumns {
+    fn with_capacity(n: usize) -> Self {
+        InsertColumns {
+            id: Vec::with_capacity(n),
+            org_id: Vec::with_capacity(n),
+            user_name: Vec::with_capacity(n),
+            user_name_folded: Vec::with_capacity(n),
+            username: Vec::with_capacity(n),
+            username_folded: Vec::with_capacity(n),
+            email: Vec::with_capacity(n),
+            external_id: Vec::with_capacity(n),
+            employee_identifier: Vec::with_capacity(n),
+            manager_id: Vec::with_capacity(n),
+            state: Vec::with_capacity(n),
+            activated: Vec::with_capacity(n),
+            password_expired: Vec::with_capacity(n),
+            scim: Vec::with_capacity(n),
+            fields: Vec::with_capacity(n),
+            doc: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            last_modified: Vec::with_capacity(n),
+            created_at: Vec::with_capacity(n),
+            last_modified_at: Vec::with_capacity(n),
+            version: Vec::with_capacity(n),
+        }
+    }
+}
+
 fn corrupt(what: &str, value: &str) -> DirectoryError {
     DirectoryError::Store(format!("unexpected {what} {value:?} in the database"))
 }
@@ -470,6 +523,119 @@ impl Tx for PgTx<'_> {
             ),
         };
         self.query_one(sql, &[&org_id, &value, &except_id], |row| get(row, 0))
+    }
+
+    fn unique_holders(
+        &mut self,
+        org_id: i64,
+        field: UniqueField,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, DirectoryError> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let column = match field {
+            UniqueField::Username => "username_folded",
+            UniqueField::Email => "email",
+            UniqueField::EmployeeIdentifier => "employee_identifier",
+        };
+        self.query_all(
+            &format!("SELECT {column}, id FROM users WHERE org_id = $1 AND {column} = ANY($2::text[])"),
+            &[&org_id, &values],
+            |row| Ok((get(row, 0)?, get(row, 1)?)),
+        )
+    }
+
+    /// One `INSERT … SELECT FROM unnest(…)` for the users and one for their emails.
+    fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), DirectoryError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let n = users.len();
+        let mut c = InsertColumns::with_capacity(n);
+        let (mut e_org, mut e_user, mut e_value) = (Vec::new(), Vec::new(), Vec::new());
+        for u in users {
+            c.id.push(u.id.clone());
+            c.org_id.push(u.org_id);
+            c.user_name.push(u.user_name.clone());
+            c.user_name_folded.push(u.user_name.to_lowercase());
+            c.username.push(u.username.clone());
+            c.username_folded.push(u.username.to_lowercase());
+            c.email.push(u.email.as_deref().map(str::to_lowercase));
+            c.external_id.push(u.external_id.clone());
+            c.employee_identifier.push(u.employee_identifier.clone());
+            c.manager_id.push(u.manager_id.clone());
+            c.state.push(u.state.as_str().to_string());
+            c.activated.push(u.activated);
+            c.password_expired.push(u.password_expired);
+            c.scim.push(json_text(&u.scim)?);
+            c.fields.push(json_text(&u.fields)?);
+            c.doc.push(json_text(&filter_doc(u))?);
+            c.created.push(u.created.clone());
+            c.last_modified.push(u.last_modified.clone());
+            c.created_at.push(normalize_instant(&u.created));
+            c.last_modified_at.push(normalize_instant(&u.last_modified));
+            c.version.push(u.version);
+            for v in email_values(&u.scim) {
+                e_org.push(u.org_id);
+                e_user.push(u.id.clone());
+                e_value.push(v);
+            }
+        }
+        let result = self.execute(
+            "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, email, \
+             external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, \
+             created, last_modified, created_at, last_modified_at, version) \
+             SELECT id, org_id, user_name, user_name_folded, username, username_folded, email, external_id, \
+             employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc::jsonb, \
+             created, last_modified, created_at::timestamptz, last_modified_at::timestamptz, version \
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[], \
+             $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::bigint[]) \
+             AS t(id, org_id, user_name, user_name_folded, username, username_folded, email, external_id, \
+             employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, created, \
+             last_modified, created_at, last_modified_at, version)",
+            &[
+                &c.id,
+                &c.org_id,
+                &c.user_name,
+                &c.user_name_folded,
+                &c.username,
+                &c.username_folded,
+                &c.email,
+                &c.external_id,
+                &c.employee_identifier,
+                &c.manager_id,
+                &c.state,
+                &c.activated,
+                &c.password_expired,
+                &c.scim,
+                &c.fields,
+                &c.doc,
+                &c.created,
+                &c.last_modified,
+                &c.created_at,
+                &c.last_modified_at,
+                &c.version,
+            ],
+        );
+        if let Err(e) = result {
+            return Err(match unique_violation(&e) {
+                Some(constraint) => DirectoryError::Conflict(format!(
+                    "a user of this batch breaks the unique rule {constraint} (written concurrently?)"
+                )),
+                None => self.err(e),
+            });
+        }
+        if !e_org.is_empty() {
+            self.execute(
+                "INSERT INTO user_emails (org_id, user_id, value_folded) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])",
+                &[&e_org, &e_user, &e_value],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
