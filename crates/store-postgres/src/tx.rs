@@ -868,7 +868,7 @@ impl Tx for PgTx<'_> {
                 match postgres::fallible_iterator::FallibleIterator::next(&mut rows) {
                     Ok(Some(row)) => {
                         let member = get(&row, 0).and_then(|id| Ok(MemberRef { id, display: get(&row, 1)? }));
-                        if let Err(e) = member.and_then(|m| each(m)) {
+                        if let Err(e) = member.and_then(&mut *each) {
                             each_error = Some(e);
                             break;
                         }
