@@ -25,8 +25,13 @@ fn insert_org(tx: &mut dyn Tx, name: &str, policy: UsernamePolicy, state: UserSt
     if tx.org_by_name(name)?.is_some() {
         return Err(DirectoryError::Conflict(format!("An organisation named \"{name}\" already exists.")));
     }
-    let mut org =
-        Org { id: 0, name: name.to_string(), username_policy: policy, scim_default_state: state, created: now_rfc3339() };
+    let mut org = Org {
+        id: 0,
+        name: name.to_string(),
+        username_policy: policy,
+        scim_default_state: state,
+        created: now_rfc3339(),
+    };
     org.id = tx.insert_org(&org)?;
     Ok(org)
 }

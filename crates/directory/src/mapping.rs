@@ -57,13 +57,13 @@ pub static FIELDS: &[FieldMapping] = &[
         max_len: 1024,
         extract: |u| s(u.get("name").and_then(|n| n.get("familyName"))),
     },
+    FieldMapping { field: "email", scim_path: "emails[type eq \"work\"].value", max_len: 1024, extract: company_email },
     FieldMapping {
-        field: "email",
-        scim_path: "emails[type eq \"work\"].value",
+        field: "displayname",
+        scim_path: "displayName",
         max_len: 1024,
-        extract: company_email,
+        extract: |u| s(u.get("displayName")),
     },
-    FieldMapping { field: "displayname", scim_path: "displayName", max_len: 1024, extract: |u| s(u.get("displayName")) },
     FieldMapping { field: "jobTitle", scim_path: "title", max_len: 1024, extract: |u| s(u.get("title")) },
     FieldMapping {
         field: "department",

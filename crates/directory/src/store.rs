@@ -209,6 +209,13 @@ pub trait Store: Send + Sync {
     fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError>;
     /// Runs `work` on a consistent read snapshot.
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError>;
+
+    /// Whether a small indexed read is local and quick (an embedded database,
+    /// no network round trip), so that a server may run it on its async
+    /// worker instead of handing it to a blocking thread.
+    fn point_reads_are_local(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `work` in a write transaction and returns its value.

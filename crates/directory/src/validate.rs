@@ -156,10 +156,7 @@ mod tests {
     fn other_policies() {
         assert_eq!(directory_username(UsernamePolicy::EmailLocalPart, "jdoe@contoso.com").unwrap(), "jdoe");
         assert!(directory_username(UsernamePolicy::EmailLocalPart, "j doe@contoso.com").is_err());
-        assert_eq!(
-            directory_username(UsernamePolicy::Rfc, "5f0c-uuid @ anything").unwrap(),
-            "5f0c-uuid @ anything"
-        );
+        assert_eq!(directory_username(UsernamePolicy::Rfc, "5f0c-uuid @ anything").unwrap(), "5f0c-uuid @ anything");
         assert!(directory_username(UsernamePolicy::Rfc, "a\u{7}b").is_err());
     }
 
@@ -172,9 +169,17 @@ mod tests {
                          "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "1"}});
         let v = validate_user(UsernamePolicy::Rfc, &odd).unwrap();
         assert_eq!((v.email, v.employee_identifier), (None, None));
-        assert_eq!(validate_user(UsernamePolicy::Strict, &json!({"userName": "x", "emails": [{"value": "a@b.c"}],
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "1"}})).unwrap()
-            .employee_identifier.as_deref(), Some("1"));
+        assert_eq!(
+            validate_user(
+                UsernamePolicy::Strict,
+                &json!({"userName": "x", "emails": [{"value": "a@b.c"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "1"}})
+            )
+            .unwrap()
+            .employee_identifier
+            .as_deref(),
+            Some("1")
+        );
         let u = json!({"userName": "jdoe", "emails": [{"value": "not-an-email", "type": "work"}]});
         assert!(validate_user(UsernamePolicy::Strict, &u).is_err());
         let u = json!({"userName": "jdoe", "emails": [{"value": "JDoe@X.com", "type": "work"}],

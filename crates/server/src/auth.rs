@@ -35,7 +35,8 @@ impl FromRequestParts<AppState> for ScimCaller {
                  Token in Entra ID).",
             )));
         };
-        let authenticated = state.blocking(move |dir| directory::admin::authenticate(dir.store.as_ref(), &token)).await?;
+        let authenticated =
+            state.point_read(move |dir| directory::admin::authenticate(dir.store.as_ref(), &token)).await?;
         let Some(auth) = authenticated else {
             return Err(ApiError(ScimError::status(
                 401,

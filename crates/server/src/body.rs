@@ -18,17 +18,14 @@ impl FromRequest<AppState> for ScimJson {
         let bytes = match axum::body::to_bytes(req.into_body(), limit).await {
             Ok(b) => b,
             Err(_) => {
-                return Err(ApiError(ScimError::status(
-                    413,
-                    format!("The request body is larger than {limit} bytes."),
-                )))
+                return Err(ApiError(ScimError::status(413, format!("The request body is larger than {limit} bytes."))))
             }
         };
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError(ScimError::invalid_syntax("The request body is empty; a JSON object was expected.")));
         }
-        serde_json::from_slice(&bytes).map(ScimJson).map_err(|e| {
-            ApiError(ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}.")))
-        })
+        serde_json::from_slice(&bytes)
+            .map(ScimJson)
+            .map_err(|e| ApiError(ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}."))))
     }
 }

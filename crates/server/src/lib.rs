@@ -60,6 +60,20 @@ impl AppState {
         AppState { directory: Directory::new(store), config: Arc::new(config) }
     }
 
+    /// Runs a point read (an indexed lookup by key, id or exact filter):
+    /// inline when the store says such reads are local and quick (SQLite),
+    /// else on a blocking thread. Saves a thread hand-off on the hottest path.
+    pub(crate) async fn point_read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Directory) -> Result<T, directory::DirectoryError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if self.directory.store.point_reads_are_local() {
+            work(&self.directory).map_err(ApiError::from)
+        } else {
+            self.blocking(work).await
+        }
+    }
+
     /// Runs blocking directory work off the async workers.
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,

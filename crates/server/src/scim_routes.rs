@@ -12,7 +12,8 @@ use axum::Router;
 use directory::groups::{render_group, GroupView};
 use directory::store::UserQuery;
 use directory::users::{render_user_linked, UserLinks};
-use directory::UserRecord;
+use directory::{Directory, UserRecord};
+use scim::filter::{CompareOp, Filter};
 use scim::list::{list_response, ListQuery};
 use scim::patch::PatchRequest;
 use scim::projection::Projection;
@@ -39,6 +40,14 @@ pub fn routes() -> Router<AppState> {
         .route("/Groups/.search", post(search_groups))
         .route("/Groups/{id}", get(get_group).put(replace_group).patch(patch_group).delete(delete_group))
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A filter that is one equality on an indexed key: `userName`, `id`,
+/// `externalId` (or a group's `displayName`).
+fn is_point_lookup(filter: &Filter) -> bool {
+    matches!(filter, Filter::Compare(path, CompareOp::Eq, _)
+        if path.sub_attr.is_none()
+            && ["userName", "id", "externalId", "displayName"].iter().any(|k| path.attr.eq_ignore_ascii_case(k)))
 }
 
 /// Decodes a query string: `+` is a space (Entra form-encodes filters).
@@ -109,18 +118,19 @@ async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -
     let org_id = caller.0.org.id;
     let q = query.clone();
     let with_groups = !query.projection.omits(&USER, "groups");
-    let (total, users) = app
-        .blocking(move |dir| {
-            let uq = UserQuery {
-                filter: q.filter.as_ref(),
-                sort_by: q.sort_by.as_ref(),
-                sort_order: q.sort_order,
-                start_index: q.start_index,
-                count: q.count,
-            };
-            dir.list_users_linked(org_id, &uq, with_groups)
-        })
-        .await?;
+    // Entra's lookups (`userName eq "…"`) are point reads; other lists may scan.
+    let point = q.filter.as_ref().is_some_and(is_point_lookup) && q.count <= 100;
+    let work = move |dir: &Directory| {
+        let uq = UserQuery {
+            filter: q.filter.as_ref(),
+            sort_by: q.sort_by.as_ref(),
+            sort_order: q.sort_order,
+            start_index: q.start_index,
+            count: q.count,
+        };
+        dir.list_users_linked(org_id, &uq, with_groups)
+    };
+    let (total, users) = if point { app.point_read(work).await? } else { app.blocking(work).await? };
     let resources = users.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
     Ok(scim_json(StatusCode::OK, &list_response(total, query.start_index, resources)))
 }
@@ -154,7 +164,7 @@ async fn get_user(
     let org_id = caller.0.org.id;
     let projection = projection_from(&USER, &raw);
     let with_groups = !projection.omits(&USER, "groups");
-    let (user, links) = app.blocking(move |dir| dir.get_user_linked(org_id, &id, with_groups)).await?;
+    let (user, links) = app.point_read(move |dir| dir.get_user_linked(org_id, &id, with_groups)).await?;
     let body = user_json(&app, &user, &links, &projection);
     Ok(with_user_headers(scim_json(StatusCode::OK, &body), &app, &user, false))
 }
@@ -370,7 +380,12 @@ async fn get_group(
     let org_id = caller.0.org.id;
     let projection = projection_from(&GROUP, &raw);
     let with_members = !projection.omits(&GROUP, "members");
-    let view = app.blocking(move |dir| dir.get_group(org_id, &id, with_members)).await?;
+    // Without members a group read is a point read; 100 000 members are not.
+    let view = if with_members {
+        app.blocking(move |dir| dir.get_group(org_id, &id, with_members)).await?
+    } else {
+        app.point_read(move |dir| dir.get_group(org_id, &id, with_members)).await?
+    };
     let body = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::OK, &body), &app, &view, false))
 }

@@ -91,7 +91,12 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> 
             path.display()
         )));
     }
-    conn.execute_batch(&format!("PRAGMA foreign_keys = ON; PRAGMA synchronous = {SYNCHRONOUS};")).map_err(db_error)?;
+    // temp_store=MEMORY keeps the statement journals of group commit's
+    // savepoints off the disk.
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {SYNCHRONOUS}; PRAGMA temp_store = MEMORY;"
+    ))
+    .map_err(db_error)?;
     if read_only {
         conn.execute_batch("PRAGMA query_only = ON").map_err(db_error)?;
     }

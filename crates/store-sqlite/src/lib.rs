@@ -118,6 +118,10 @@ impl Store for SqliteStore {
         self.writer.write(work)
     }
 
+    fn point_reads_are_local(&self) -> bool {
+        true
+    }
+
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
         let reader = self.take_reader()?;
         let result = reader.execute_batch("BEGIN").map_err(conn::db_error).and_then(|()| run_in_tx(&reader, work));
