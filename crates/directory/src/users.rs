@@ -4,7 +4,7 @@
 use crate::events::{diff, Event};
 use crate::mapping::directory_fields;
 use crate::model::{GroupRef, Org, UserNames, UserRecord, UserState};
-use crate::store::{self, Store, Tx, UniqueField, UserQuery};
+use crate::store::{self, Page, Store, Tx, UniqueField, UserQuery};
 use crate::validate::{validate_user, ValidatedUser};
 use crate::{now_rfc3339, DirectoryError};
 use scim::patch::PatchRequest;
@@ -154,9 +154,13 @@ impl Directory {
         validated: &ValidatedUser,
         ignored: &[String],
     ) -> Result<Written, DirectoryError> {
+        // Removing `active` takes back the client's "false": a user can only
+        // read as having no `active` when not suspended.
+        let removed = active.is_none() && current.scim.get("active").is_some();
         let state = match active {
             Some(false) => UserState::Suspended,
             Some(true) if current.state == UserState::Suspended => UserState::Activated,
+            None if removed && current.state == UserState::Suspended => UserState::Activated,
             _ => current.state,
         };
         if resource == current.scim && state == current.state {
@@ -211,7 +215,7 @@ impl Directory {
     }
 
     /// A page of users of `org` and the total number of matches.
-    pub fn list_users(&self, org_id: i64, query: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
+    pub fn list_users(&self, org_id: i64, query: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError> {
         store::read(self.store.as_ref(), |tx| tx.query_users(org_id, query))
     }
 
@@ -235,11 +239,11 @@ impl Directory {
         org_id: i64,
         query: &UserQuery<'_>,
         with_groups: bool,
-    ) -> Result<(u64, Vec<(UserRecord, UserLinks)>), DirectoryError> {
+    ) -> Result<Page<(UserRecord, UserLinks)>, DirectoryError> {
         store::read(self.store.as_ref(), |tx| {
-            let (total, users) = tx.query_users(org_id, query)?;
-            let links = user_links(tx, org_id, &users, with_groups)?;
-            Ok((total, users.into_iter().zip(links).collect()))
+            let page = tx.query_users(org_id, query)?;
+            let links = user_links(tx, org_id, &page.items, with_groups)?;
+            Ok(Page { total: page.total, items: page.items.into_iter().zip(links).collect(), next: page.next })
         })
     }
 

@@ -339,3 +339,22 @@ fn null_and_empty_updates_clear_optional_attributes() {
     assert!(p.get("displayName").is_none(), "{p}");
     assert_eq!(p["phoneNumbers"], json!([{"type": "work", "value": "+1 425 555 0100"}]));
 }
+
+/// scim2-tester removes `active` from a user it created with `active: false`:
+/// afterwards the user must read without `active`, which only an unsuspended
+/// user can.
+#[test]
+fn removing_active_unsuspends_and_drops_the_attribute() {
+    let srv = TestServer::start();
+    let mut body = entra_user("inactive1", "inactive1@contoso.com");
+    body["active"] = json!(false);
+    let u = srv.create(&body);
+    assert_eq!(u["active"], json!(false));
+    let id = id_of(&u);
+    let after = srv.patch_ops(&id, json!([{"op": "remove", "path": "active"}])).scim(200);
+    assert!(after.get("active").is_none(), "{after}");
+    let got = srv.get(&format!("/Users/{id}")).scim(200);
+    assert!(got.get("active").is_none(), "{got}");
+    let l = srv.filter("userName+eq+%22inactive1%22+and+active+eq+true");
+    assert_eq!(l["totalResults"], json!(1), "{l}");
+}
