@@ -13,7 +13,7 @@
 
 use crate::events::{diff, Event};
 use crate::model::{GroupRecord, MemberRef};
-use crate::store::{self, GroupQuery, Tx};
+use crate::store::{self, GroupQuery, Page, Tx};
 use crate::users::{Actor, Directory};
 use crate::{now_rfc3339, DirectoryError};
 use scim::patch::members::{split_members, MemberDelta};
@@ -229,15 +229,15 @@ impl Directory {
         org_id: i64,
         query: &GroupQuery<'_>,
         with_members: bool,
-    ) -> Result<(u64, Vec<GroupView>), DirectoryError> {
+    ) -> Result<Page<GroupView>, DirectoryError> {
         store::read(self.store.as_ref(), |tx| {
-            let (total, groups) = tx.query_groups(org_id, query)?;
-            let mut out = Vec::with_capacity(groups.len());
-            for group in groups {
+            let page = tx.query_groups(org_id, query)?;
+            let mut out = Vec::with_capacity(page.items.len());
+            for group in page.items {
                 let members = if with_members { Some(members_of(tx, org_id, &group.id)?) } else { None };
                 out.push(GroupView { group, members });
             }
-            Ok((total, out))
+            Ok(Page { total: page.total, items: out, next: page.next })
         })
     }
 

@@ -15,15 +15,42 @@ use scim::list::SortOrder;
 use scim::schema::AttrPath;
 
 /// A user query: filter, sort and page, always scoped to one organisation.
-#[derive(Debug, Clone)]
+///
+/// Two ways to page: by index (`start_index`, RFC 7644: `OFFSET`, so a deep
+/// page walks the rows before it) or, when `after` is set, by cursor (RFC
+/// 9865: keyset paging on the insertion sequence number, so every page costs
+/// the same and rows inserted meanwhile land after the cursor).
+#[derive(Debug, Clone, Default)]
 pub struct UserQuery<'a> {
     pub filter: Option<&'a Filter>,
+    /// Ignored in cursor mode (insertion order).
     pub sort_by: Option<&'a AttrPath>,
     pub sort_order: SortOrder,
-    /// 1-based.
+    /// 1-based; ignored in cursor mode.
     pub start_index: u64,
     /// 0 means: count only.
     pub count: u64,
+    /// Cursor mode: the rows inserted after the row at this position (its
+    /// sequence number; 0 is before the first row), in insertion order.
+    pub after: Option<i64>,
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The number of matches (`totalResults`).
+    pub total: u64,
+    pub items: Vec<T>,
+    /// Cursor mode: the position of the last item when more matches follow
+    /// (the next page's `after`); `None` on the last page and in index mode.
+    pub next: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// An index-mode page.
+    pub fn indexed(total: u64, items: Vec<T>) -> Self {
+        Page { total, items, next: None }
+    }
 }
 
 /// A group query: the same shape as a user query. The filter is evaluated
@@ -71,7 +98,9 @@ pub trait Tx {
     // Users.
     fn user_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<UserRecord>, DirectoryError>;
     /// Users matching the query, in order, and the total number of matches.
-    fn query_users(&mut self, org_id: i64, query: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError>;
+    /// Without a filter the total comes from a per-organisation counter kept
+    /// in the same transactions as inserts and deletes; with one it is counted.
+    fn query_users(&mut self, org_id: i64, query: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError>;
     /// The id of another user (not `except_id`) that already holds `value` for `field`.
     /// Usernames compare case-insensitively; emails are stored lower-cased.
     fn unique_holder(
@@ -130,8 +159,9 @@ pub trait Tx {
     fn group_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<GroupRecord>, DirectoryError> {
         Err(unsupported("group_by_id"))
     }
-    /// Groups matching the query, in order, and the total number of matches.
-    fn query_groups(&mut self, org_id: i64, query: &GroupQuery<'_>) -> Result<(u64, Vec<GroupRecord>), DirectoryError> {
+    /// Groups matching the query, in order, and the total number of matches
+    /// (from a counter without a filter, as for users).
+    fn query_groups(&mut self, org_id: i64, query: &GroupQuery<'_>) -> Result<Page<GroupRecord>, DirectoryError> {
         Err(unsupported("query_groups"))
     }
     /// The id of another group (not `except_id`) whose displayName equals

@@ -27,6 +27,8 @@ pub const TESTS: &[(&str, StoreTest)] = &[
     ("uniqueness_conflicts", uniqueness_conflicts),
     ("filters", filters),
     ("pagination", pagination),
+    ("cursor_paging", cursor_paging),
+    ("cursor_paging_under_concurrent_inserts", cursor_paging_under_concurrent_inserts),
     ("sorting", sorting),
     ("rollback_on_error", rollback_on_error),
     ("clear_manager_references", clear_manager_references),
@@ -39,6 +41,7 @@ pub const GROUP_TESTS: &[(&str, StoreTest)] = &[
     ("groups_insert_get_update_delete", groups_insert_get_update_delete),
     ("group_members_in_batches", group_members_in_batches),
     ("group_queries", group_queries),
+    ("group_cursor_paging", group_cursor_paging),
     ("groups_of_users_names_and_cascades", groups_of_users_names_and_cascades),
 ];
 
@@ -125,9 +128,16 @@ fn query_ids(
 ) -> (u64, Vec<String>) {
     let filter = filter.map(parse);
     let sort = sort.map(|p| AttrPath::parse(p).unwrap());
-    let q = UserQuery { filter: filter.as_ref(), sort_by: sort.as_ref(), sort_order: order, start_index: start, count };
-    let (total, users) = r(s, |tx| tx.query_users(org_id, &q));
-    (total, users.into_iter().map(|u| u.id).collect())
+    let q = UserQuery {
+        filter: filter.as_ref(),
+        sort_by: sort.as_ref(),
+        sort_order: order,
+        start_index: start,
+        count,
+        after: None,
+    };
+    let page = r(s, |tx| tx.query_users(org_id, &q));
+    (page.total, page.items.into_iter().map(|u| u.id).collect())
 }
 
 fn ids_matching(s: &dyn Store, org_id: i64, filter: &str) -> Vec<String> {
@@ -386,6 +396,126 @@ pub fn pagination(s: &dyn Store) {
     assert_eq!((total, ids.len()), (1, 0));
 }
 
+/// A cursor walk (RFC 9865 keyset paging): pages of `count` users after
+/// position `after` until no next position is given. Returns the ids in
+/// order and checks that every page reports `total`.
+fn cursor_walk(
+    s: &dyn Store,
+    org_id: i64,
+    filter: Option<&str>,
+    count: u64,
+    each_page: &mut dyn FnMut(),
+) -> (Vec<u64>, Vec<String>) {
+    let filter = filter.map(parse);
+    let mut after = 0;
+    let mut ids = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..10_000 {
+        let q = UserQuery { filter: filter.as_ref(), count, after: Some(after), ..UserQuery::default() };
+        let page = r(s, |tx| tx.query_users(org_id, &q));
+        assert!(page.items.len() as u64 <= count);
+        totals.push(page.total);
+        ids.extend(page.items.into_iter().map(|u| u.id));
+        match page.next {
+            Some(next) => {
+                assert!(next > after, "positions grow");
+                after = next;
+            }
+            None => return (totals, ids),
+        }
+        each_page();
+    }
+    panic!("the cursor walk did not end");
+}
+
+pub fn cursor_paging(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "globex");
+    let all: Vec<String> = (0..25).map(|i| format!("u{i:02}")).collect();
+    for (i, id) in all.iter().enumerate() {
+        insert(s, &user(org.id, id, &format!("user{}", 25 - i), None));
+        insert(s, &user(other.id, &format!("o{i}"), &format!("other{i}"), None));
+    }
+    // Every user exactly once, in insertion order, whatever the page size.
+    for count in [1, 4, 5, 24, 25, 26, 1000] {
+        let (totals, ids) = cursor_walk(s, org.id, None, count, &mut || {});
+        assert_eq!(ids, all, "count {count}");
+        assert!(totals.iter().all(|t| *t == 25), "count {count}: {totals:?}");
+        // The last page carries no next position: an exact multiple ends without an empty page.
+        assert_eq!(totals.len() as u64, 25u64.div_ceil(count), "count {count}");
+    }
+    // With a filter: its matches only, and their count.
+    let (totals, ids) = cursor_walk(s, org.id, Some(r#"userName ew "5" or userName ew "0""#), 2, &mut || {});
+    assert_eq!(ids, strings(&["u00", "u05", "u10", "u15", "u20"]), "user25, user20, … user5");
+    assert!(totals.iter().all(|t| *t == 5), "{totals:?}");
+    // count 0: the total only.
+    let q = UserQuery { count: 0, after: Some(0), ..UserQuery::default() };
+    let page = r(s, |tx| tx.query_users(org.id, &q));
+    assert_eq!((page.total, page.items.len(), page.next), (25, 0, None));
+    // A position whose row was deleted still works: paging resumes after it.
+    let q = UserQuery { count: 3, after: Some(0), ..UserQuery::default() };
+    let first = r(s, |tx| tx.query_users(org.id, &q));
+    let next = first.next.unwrap();
+    assert!(w(s, |tx| tx.delete_user(org.id, "u02")));
+    let q = UserQuery { count: 3, after: Some(next), ..UserQuery::default() };
+    let second = r(s, |tx| tx.query_users(org.id, &q));
+    assert_eq!(second.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), vec!["u03", "u04", "u05"]);
+    // The unfiltered total follows inserts and deletes (single and batched), per organisation.
+    assert_eq!(second.total, 24);
+    let batch: Vec<UserRecord> = (0..7).map(|i| user(org.id, &format!("b{i}"), &format!("batch{i}"), None)).collect();
+    w(s, |tx| tx.insert_users(&batch));
+    let q = UserQuery { count: 0, after: Some(0), ..UserQuery::default() };
+    assert_eq!(r(s, |tx| tx.query_users(org.id, &q)).total, 31);
+    assert_eq!(query_ids(s, org.id, None, None, SortOrder::Ascending, 1, 0).0, 31);
+    assert_eq!(query_ids(s, other.id, None, None, SortOrder::Ascending, 1, 0).0, 25);
+    // A rolled-back insert leaves the total alone.
+    let _ = store::write(s, |tx| {
+        tx.insert_user(&user(org.id, "gone", "gone", None))?;
+        Err::<(), _>(DirectoryError::Conflict("refused".into()))
+    });
+    assert_eq!(query_ids(s, org.id, None, None, SortOrder::Ascending, 1, 0).0, 31);
+    // Far past the end: an empty last page.
+    let q = UserQuery { count: 10, after: Some(i64::MAX), ..UserQuery::default() };
+    let page = r(s, |tx| tx.query_users(org.id, &q));
+    assert_eq!((page.total, page.items.len(), page.next), (31, 0, None));
+}
+
+/// Pagination stays stable while users are inserted: a cursor walk sees each
+/// user that existed when it started exactly once, in order, and never a
+/// duplicate; users inserted meanwhile land after the cursor.
+pub fn cursor_paging_under_concurrent_inserts(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let before: Vec<String> = (0..40).map(|i| format!("pre{i:02}")).collect();
+    for id in &before {
+        insert(s, &user(org.id, id, id, None));
+    }
+    let inserted = std::sync::atomic::AtomicUsize::new(0);
+    let (_, seen) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            for i in 0..30 {
+                insert(s, &user(org.id, &format!("new{i:02}"), &format!("new{i:02}"), None));
+                inserted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        // Also insert between pages, so that some inserts surely happen mid-walk.
+        let mut n = 0;
+        let walk = cursor_walk(s, org.id, None, 3, &mut || {
+            n += 1;
+            insert(s, &user(org.id, &format!("mid{n:02}"), &format!("mid{n:02}"), None));
+        });
+        writer.join().unwrap();
+        walk
+    });
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
+    let pre_seen: Vec<String> = seen.iter().filter(|id| id.starts_with("pre")).cloned().collect();
+    assert_eq!(pre_seen, before, "every pre-existing user once, in order");
+    assert!(seen.iter().any(|id| id.starts_with("mid")), "inserts after the cursor are reached by the walk");
+    assert_eq!(inserted.load(std::sync::atomic::Ordering::SeqCst), 30);
+}
+
 pub fn sorting(s: &dyn Store) {
     let org = new_org(s, "acme");
     let mut a = user(org.id, "id-3", "bravo", Some("z@example.com"));
@@ -605,7 +735,14 @@ fn member_ids(s: &dyn Store, org_id: i64, gid: &str) -> Vec<String> {
     member_list(s, org_id, gid).into_iter().map(|m| m.id).collect()
 }
 
-fn group_ids(s: &dyn Store, org_id: i64, filter: Option<&str>, sort: Option<&str>, start: u64, count: u64) -> (u64, Vec<String>) {
+fn group_ids(
+    s: &dyn Store,
+    org_id: i64,
+    filter: Option<&str>,
+    sort: Option<&str>,
+    start: u64,
+    count: u64,
+) -> (u64, Vec<String>) {
     let filter = filter.map(parse);
     let sort = sort.map(|p| AttrPath::parse(p).unwrap());
     let q = crate::store::GroupQuery {
@@ -614,9 +751,10 @@ fn group_ids(s: &dyn Store, org_id: i64, filter: Option<&str>, sort: Option<&str
         sort_order: SortOrder::Ascending,
         start_index: start,
         count,
+        after: None,
     };
-    let (total, groups) = r(s, |tx| tx.query_groups(org_id, &q));
-    (total, groups.into_iter().map(|g| g.id).collect())
+    let page = r(s, |tx| tx.query_groups(org_id, &q));
+    (page.total, page.items.into_iter().map(|g| g.id).collect())
 }
 
 pub fn groups_insert_get_update_delete(s: &dyn Store) {
@@ -729,6 +867,41 @@ pub fn group_queries(s: &dyn Store) {
     let (total, page) = group_ids(s, org.id, None, Some("displayName"), 2, 1);
     assert_eq!((total, page), (3, strings(&["g3"])), "sorted by displayName, case-insensitively");
     assert_eq!(group_ids(s, org.id, None, None, 1, 0), (3, vec![]));
+}
+
+pub fn group_cursor_paging(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    insert(s, &user(org.id, "a", "a", None));
+    let all: Vec<String> = (0..11).map(|i| format!("g{i:02}")).collect();
+    for (i, id) in all.iter().enumerate() {
+        w(s, |tx| tx.insert_group(&group(org.id, id, &format!("Team {}", 11 - i))));
+    }
+    w(s, |tx| tx.add_members(org.id, "g03", &strings(&["a"])));
+    w(s, |tx| tx.add_members(org.id, "g07", &strings(&["a"])));
+    let walk = |filter: Option<&Filter>, count: u64| {
+        let mut after = 0;
+        let mut ids = Vec::new();
+        loop {
+            let q = crate::store::GroupQuery { filter, count, after: Some(after), ..UserQuery::default() };
+            let page = r(s, |tx| tx.query_groups(org.id, &q));
+            ids.extend(page.items.into_iter().map(|g| (g.id, page.total)));
+            match page.next {
+                Some(next) => after = next,
+                None => return ids,
+            }
+        }
+    };
+    for count in [1, 3, 11, 100] {
+        let ids = walk(None, count);
+        assert_eq!(ids.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), all, "count {count}");
+        assert!(ids.iter().all(|(_, total)| *total == 11));
+    }
+    let members = parse(r#"members eq "a""#);
+    assert_eq!(walk(Some(&members), 1), vec![("g03".to_string(), 2), ("g07".to_string(), 2)]);
+    // The unfiltered total follows deletes.
+    assert!(w(s, |tx| tx.delete_group(org.id, "g05")));
+    assert_eq!(group_ids(s, org.id, None, None, 1, 0).0, 10);
+    assert_eq!(walk(None, 4).len(), 10);
 }
 
 pub fn groups_of_users_names_and_cascades(s: &dyn Store) {

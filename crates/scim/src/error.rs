@@ -18,6 +18,8 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865: a `cursor` the server did not issue, or one for another query.
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -34,6 +36,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 
@@ -86,6 +89,9 @@ impl ScimError {
     }
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(ScimType::Uniqueness, detail)
+    }
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidCursor, detail)
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::status(404, detail)

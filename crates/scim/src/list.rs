@@ -1,4 +1,15 @@
-//! Query parameters (RFC 7644 §3.4.2, §3.4.3) and the ListResponse.
+//! Query parameters (RFC 7644 §3.4.2, §3.4.3) and the ListResponse, with
+//! both ways to page: by index (`startIndex`, RFC 7644) and by cursor
+//! (`cursor`, RFC 9865).
+//!
+//! A cursor is opaque to clients: base64url of a version byte, the position
+//! (the store's insertion sequence number of the last resource returned) and
+//! a checksum over the position, the resource type and the filter. It is not
+//! a secret and needs none (a client may only ever page through what it may
+//! list anyway); the checksum catches a cursor that was altered, truncated or
+//! reused with another filter or resource type, which is answered with 400
+//! `invalidCursor`. Cursors never expire: a position stays meaningful when
+//! rows are deleted or inserted.
 
 use crate::filter::Filter;
 use crate::projection::Projection;
@@ -32,12 +43,33 @@ pub enum SortOrder {
     Descending,
 }
 
+/// Where a cursor-paged list (RFC 9865) starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// `cursor=` with an empty value: the first page.
+    First,
+    /// A `nextCursor` of an earlier page: the resources after this position.
+    After(i64),
+}
+
+impl Cursor {
+    /// The store position to page after (0 is before every resource: positions start at 1).
+    pub fn position(self) -> i64 {
+        match self {
+            Cursor::First => 0,
+            Cursor::After(p) => p,
+        }
+    }
+}
+
 /// A parsed list query.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
-    /// 1-based; values below 1 are read as 1.
+    /// 1-based; values below 1 are read as 1. Unused in cursor mode.
     pub start_index: u64,
+    /// `Some` when the client pages by cursor (it sent `cursor`, perhaps empty).
+    pub cursor: Option<Cursor>,
     /// Clamped to [`ListLimits::max_count`]; 0 asks for `totalResults` only.
     pub count: u64,
     pub sort_by: Option<AttrPath>,
@@ -83,6 +115,7 @@ struct RawQuery {
     sort_order: Option<Value>,
     attributes: Option<Value>,
     excluded: Option<Value>,
+    cursor: Option<Value>,
 }
 
 impl RawQuery {
@@ -95,6 +128,7 @@ impl RawQuery {
             "sortorder" => &mut self.sort_order,
             "attributes" => &mut self.attributes,
             "excludedattributes" => &mut self.excluded,
+            "cursor" => &mut self.cursor,
             _ => return,
         };
         *slot = Some(value);
@@ -116,9 +150,10 @@ impl RawQuery {
         let sort_by = match text(&self.sort_by, "sortBy")? {
             None => None,
             Some(s) if s.trim().is_empty() => None,
-            Some(s) => Some(AttrPath::parse(s.trim()).ok_or_else(|| {
-                ScimError::invalid_value(format!("sortBy \"{s}\" is not an attribute name."))
-            })?),
+            Some(s) => Some(
+                AttrPath::parse(s.trim())
+                    .ok_or_else(|| ScimError::invalid_value(format!("sortBy \"{s}\" is not an attribute name.")))?,
+            ),
         };
         let sort_order = match text(&self.sort_order, "sortOrder")? {
             None => SortOrder::Ascending,
@@ -130,11 +165,31 @@ impl RawQuery {
                 )))
             }
         };
+        let cursor = match &self.cursor {
+            None => None,
+            Some(Value::String(c)) if c.trim().is_empty() => Some(Cursor::First),
+            Some(Value::String(c)) => Some(Cursor::After(decode_cursor(rt, filter.as_ref(), c.trim())?)),
+            Some(_) => return Err(ScimError::invalid_cursor("\"cursor\" must be a string.")),
+        };
+        if cursor.is_some() {
+            if integer(&self.start_index, "startIndex")?.is_some() {
+                return Err(ScimError::invalid_value(
+                    "Send either startIndex (index paging) or cursor (cursor paging), not both.",
+                ));
+            }
+            if sort_by.is_some() {
+                return Err(ScimError::invalid_value(
+                    "sortBy is not supported with cursor paging: cursor pages come in creation order. \
+                     Use startIndex paging to sort.",
+                ));
+            }
+        }
         let attributes = list_text(&self.attributes, "attributes")?;
         let excluded = list_text(&self.excluded, "excludedAttributes")?;
         Ok(ListQuery {
             filter,
             start_index,
+            cursor,
             count,
             sort_by,
             sort_order,
@@ -187,6 +242,108 @@ fn list_text(v: &Option<Value>, name: &str) -> Result<Option<String>, ScimError>
     }
 }
 
+/// The checksum of a cursor: FNV-1a (64 bit) over the position, the resource
+/// type and the filter, so that a cursor works only for the query it came from.
+fn cursor_check(rt: &ResourceType, filter: Option<&Filter>, position: i64) -> [u8; CHECK_LEN] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let filter_text = filter.map(|f| f.to_string()).unwrap_or_default();
+    let parts: [&[u8]; 5] =
+        [b"roster-cursor", rt.name.as_bytes(), b"\0", filter_text.as_bytes(), &position.to_be_bytes()];
+    for part in parts {
+        for b in part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let bytes = h.to_be_bytes();
+    let mut out = [0u8; CHECK_LEN];
+    out.copy_from_slice(&bytes[..CHECK_LEN]);
+    out
+}
+
+const CURSOR_VERSION: u8 = 1;
+const CHECK_LEN: usize = 6;
+const CURSOR_LEN: usize = 1 + 8 + CHECK_LEN;
+
+/// The `nextCursor` for the page that ends at `position` of a query on `rt` with `filter`.
+pub fn encode_cursor(rt: &ResourceType, filter: Option<&Filter>, position: i64) -> String {
+    let mut bytes = Vec::with_capacity(CURSOR_LEN);
+    bytes.push(CURSOR_VERSION);
+    bytes.extend_from_slice(&position.to_be_bytes());
+    bytes.extend_from_slice(&cursor_check(rt, filter, position));
+    base64url_encode(&bytes)
+}
+
+/// The position in a cursor, if this server issued it for the same resource type and filter.
+pub fn decode_cursor(rt: &ResourceType, filter: Option<&Filter>, cursor: &str) -> Result<i64, ScimError> {
+    let invalid = || {
+        ScimError::invalid_cursor(format!(
+            "The cursor \"{cursor}\" was not issued for this query (a nextCursor from the previous page of the same \
+             filter and resource type is expected). Send cursor= (empty) to start again."
+        ))
+    };
+    let bytes = base64url_decode(cursor).ok_or_else(invalid)?;
+    if bytes.len() != CURSOR_LEN || bytes[0] != CURSOR_VERSION {
+        return Err(invalid());
+    }
+    let mut pos = [0u8; 8];
+    pos.copy_from_slice(&bytes[1..9]);
+    let position = i64::from_be_bytes(pos);
+    if position < 0 || bytes[9..] != cursor_check(rt, filter, position) {
+        return Err(invalid());
+    }
+    Ok(position)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// base64url without padding (RFC 4648 §5).
+fn base64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64[((n >> (18 - 6 * i)) & 0x3f) as usize]));
+        }
+    }
+    out
+}
+
+/// Decodes base64url without padding; `None` for any other character or a bad length.
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = B64.iter().position(|b| b == c)? as u32;
+            n |= v << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    // Reject non-canonical encodings (stray low bits in the last character).
+    (base64url_encode(&out) == text).then_some(out)
+}
+
+/// A cursor-paged ListResponse (RFC 9865): no `startIndex`; `nextCursor`
+/// only when more results follow. `previousCursor` is not offered.
+pub fn cursor_list_response(total_results: u64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE_URN],
+        "totalResults": total_results,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let (Some(next), Some(obj)) = (next_cursor, body.as_object_mut()) {
+        obj.insert("nextCursor".into(), Value::String(next));
+    }
+    body
+}
+
 /// A ListResponse. `startIndex` echoes the request, as Entra's pagination check expects.
 pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
     json!({
@@ -219,6 +376,75 @@ mod tests {
         assert_eq!(q.count, 0);
         let e = ListQuery::from_pairs(&USER, [("startIndex", "abc")], &ListLimits::default()).unwrap_err();
         assert_eq!(e.scim_type, Some(crate::ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_tampering() {
+        use crate::schema::GROUP;
+        let f: Filter = r#"userName sw "a""#.parse().unwrap();
+        for pos in [0, 1, 255, 1_000_000, i64::MAX] {
+            let c = encode_cursor(&USER, Some(&f), pos);
+            assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{c}");
+            assert_eq!(decode_cursor(&USER, Some(&f), &c).unwrap(), pos);
+        }
+        let c = encode_cursor(&USER, None, 42);
+        assert_eq!(decode_cursor(&USER, None, &c).unwrap(), 42);
+        // Another filter or resource type: not this query's cursor.
+        for (rt, filter) in [(&USER, Some(&f)), (&GROUP, None)] {
+            let e = decode_cursor(rt, filter, &c).unwrap_err();
+            assert_eq!(e.scim_type, Some(crate::ScimType::InvalidCursor));
+            assert_eq!(e.status, 400);
+        }
+        // Every single-character change is caught.
+        for i in 0..c.len() {
+            let mut t = c.clone().into_bytes();
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            assert!(decode_cursor(&USER, None, &t).is_err(), "{t}");
+        }
+        for bad in ["x", "!!!!", "AAAA", "", &c[..c.len() - 1], &format!("{c}A")] {
+            assert!(decode_cursor(&USER, None, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursor_parameter_selects_cursor_paging() {
+        let l = ListLimits::default();
+        let q = ListQuery::from_pairs(&USER, [("cursor", ""), ("count", "10")], &l).unwrap();
+        assert_eq!((q.cursor, q.count), (Some(Cursor::First), 10));
+        assert_eq!(Cursor::First.position(), 0);
+        let q = ListQuery::from_pairs(&USER, [("count", "10")], &l).unwrap();
+        assert_eq!(q.cursor, None);
+        let next = encode_cursor(&USER, None, 7);
+        let q = ListQuery::from_pairs(&USER, [("Cursor", next.as_str())], &l).unwrap();
+        assert_eq!(q.cursor, Some(Cursor::After(7)));
+        let body = json!({"cursor": next, "count": 5});
+        let q = ListQuery::from_search_body(&USER, &body, &l).unwrap();
+        assert_eq!((q.cursor, q.count), (Some(Cursor::After(7)), 5));
+        let e = ListQuery::from_pairs(&USER, [("cursor", "bogus")], &l).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::ScimType::InvalidCursor));
+        let e = ListQuery::from_search_body(&USER, &json!({"cursor": 3}), &l).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::ScimType::InvalidCursor));
+        // The filter is part of the cursor: a cursor from another filter is refused.
+        let e =
+            ListQuery::from_pairs(&USER, [("cursor", next.as_str()), ("filter", "active eq true")], &l).unwrap_err();
+        assert_eq!(e.scim_type, Some(crate::ScimType::InvalidCursor));
+        for conflicting in [("startIndex", "1"), ("sortBy", "userName")] {
+            let e = ListQuery::from_pairs(&USER, [("cursor", ""), conflicting], &l).unwrap_err();
+            assert_eq!(e.scim_type, Some(crate::ScimType::InvalidValue), "{conflicting:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_list_response_has_no_start_index() {
+        let last = cursor_list_response(3, vec![json!({"id": "a"})], None);
+        assert_eq!(
+            last,
+            json!({"schemas": [LIST_RESPONSE_URN], "totalResults": 3, "itemsPerPage": 1, "Resources": [{"id": "a"}]})
+        );
+        let more = cursor_list_response(3, vec![json!({"id": "a"})], Some("abc".into()));
+        assert_eq!(more["nextCursor"], "abc");
+        assert!(more.get("startIndex").is_none() && more.get("previousCursor").is_none());
     }
 
     #[test]

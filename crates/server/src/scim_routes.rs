@@ -14,7 +14,7 @@ use directory::store::UserQuery;
 use directory::users::{render_user_linked, UserLinks};
 use directory::{Directory, UserRecord};
 use scim::filter::{CompareOp, Filter};
-use scim::list::{list_response, ListQuery};
+use scim::list::{cursor_list_response, encode_cursor, list_response, Cursor, ListQuery};
 use scim::patch::PatchRequest;
 use scim::projection::Projection;
 use scim::schema::{self, ResourceType, GROUP, USER};
@@ -64,6 +64,7 @@ fn projection_from(rt: &ResourceType, raw: &Option<String>) -> Projection {
 async fn service_provider_config(State(app): State<AppState>) -> Response {
     let opts = schema::ServiceProviderOptions {
         max_results: app.config.list_limits.max_count,
+        default_page_size: app.config.list_limits.default_count,
         max_payload_size: app.config.max_body_bytes as u64,
         base_url: app.config.scim_base(),
     };
@@ -127,12 +128,21 @@ async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -
             sort_order: q.sort_order,
             start_index: q.start_index,
             count: q.count,
+            after: q.cursor.map(Cursor::position),
         };
         dir.list_users_linked(org_id, &uq, with_groups)
     };
-    let (total, users) = if point { app.point_read(work).await? } else { app.blocking(work).await? };
-    let resources = users.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
-    Ok(scim_json(StatusCode::OK, &list_response(total, query.start_index, resources)))
+    let page = if point { app.point_read(work).await? } else { app.blocking(work).await? };
+    let resources = page.items.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
+    Ok(scim_json(StatusCode::OK, &list_body(&USER, &query, page.total, page.next, resources)))
+}
+
+/// The ListResponse of an index-paged or a cursor-paged (RFC 9865) query.
+fn list_body(rt: &ResourceType, query: &ListQuery, total: u64, next: Option<i64>, resources: Vec<Value>) -> Value {
+    match query.cursor {
+        Some(_) => cursor_list_response(total, resources, next.map(|p| encode_cursor(rt, query.filter.as_ref(), p))),
+        None => list_response(total, query.start_index, resources),
+    }
 }
 
 async fn list_users(
@@ -262,6 +272,13 @@ async fn search_all(
 ) -> Result<Response, ApiError> {
     let users_q = ListQuery::from_search_body(&USER, &body, &app.config.list_limits)?;
     let groups_q = ListQuery::from_search_body(&GROUP, &body, &app.config.list_limits)?;
+    if users_q.cursor.is_some() {
+        // One cursor would have to span two tables; the typed endpoints page by cursor.
+        return Err(ApiError(ScimError::invalid_value(
+            "cursor paging is offered on /Users, /Groups and their /.search, not on the root /.search; \
+             use startIndex here.",
+        )));
+    }
     let org_id = caller.0.org.id;
     let (uq, gq) = (users_q.clone(), groups_q.clone());
     let with_groups = !users_q.projection.omits(&USER, "groups");
@@ -273,21 +290,22 @@ async fn search_all(
             sort_order: q.sort_order,
             start_index,
             count,
+            after: None,
         }
     }
     let (total, users, groups) = app
         .blocking(move |dir| {
-            let (user_total, _) = dir.list_users(org_id, &query(&uq, 1, 0))?;
+            let user_total = dir.list_users(org_id, &query(&uq, 1, 0))?.total;
             let offset = uq.start_index - 1;
             let users = if offset < user_total && uq.count > 0 {
-                dir.list_users_linked(org_id, &query(&uq, uq.start_index, uq.count), with_groups)?.1
+                dir.list_users_linked(org_id, &query(&uq, uq.start_index, uq.count), with_groups)?.items
             } else {
                 Vec::new()
             };
             let left = uq.count.saturating_sub(users.len() as u64);
             let group_start = offset.saturating_sub(user_total) + 1;
-            let (group_total, groups) = dir.list_groups(org_id, &query(&gq, group_start, left), with_members)?;
-            Ok((user_total + group_total, users, groups))
+            let groups = dir.list_groups(org_id, &query(&gq, group_start, left), with_members)?;
+            Ok((user_total + groups.total, users, groups.items))
         })
         .await?;
     let mut resources: Vec<Value> = users.iter().map(|(u, l)| user_json(&app, u, l, &users_q.projection)).collect();
@@ -335,7 +353,7 @@ async fn run_group_query(app: &AppState, caller: &ScimCaller, query: ListQuery) 
     let q = query.clone();
     // `excludedAttributes=members` (Entra's every lookup) never reads a member list.
     let with_members = !query.projection.omits(&GROUP, "members");
-    let (total, groups) = app
+    let page = app
         .blocking(move |dir| {
             let gq = UserQuery {
                 filter: q.filter.as_ref(),
@@ -343,12 +361,13 @@ async fn run_group_query(app: &AppState, caller: &ScimCaller, query: ListQuery) 
                 sort_order: q.sort_order,
                 start_index: q.start_index,
                 count: q.count,
+                after: q.cursor.map(Cursor::position),
             };
             dir.list_groups(org_id, &gq, with_members)
         })
         .await?;
-    let resources = groups.iter().map(|g| group_json(app, g, &query.projection)).collect();
-    Ok(scim_json(StatusCode::OK, &list_response(total, query.start_index, resources)))
+    let resources = page.items.iter().map(|g| group_json(app, g, &query.projection)).collect();
+    Ok(scim_json(StatusCode::OK, &list_body(&GROUP, &query, page.total, page.next, resources)))
 }
 
 async fn list_groups(

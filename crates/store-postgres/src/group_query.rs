@@ -158,6 +158,13 @@ pub fn page_sql(b: &mut Builder, predicate: &str, order: &str, count: u64, offse
     format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {predicate} ORDER BY {order} LIMIT {limit} OFFSET {offset}")
 }
 
+/// A cursor page of groups, like [`Builder::keyset_sql`] for users; `g.seq` is selected last.
+pub fn keyset_sql(b: &mut Builder, predicate: &str, after: i64, limit: u64) -> String {
+    let after = b.int(after);
+    let limit = b.int(i64::try_from(limit).unwrap_or(i64::MAX));
+    format!("SELECT {GROUP_COLUMNS}, g.seq FROM groups g WHERE {predicate} AND g.seq > {after} ORDER BY g.seq LIMIT {limit}")
+}
+
 pub fn count_sql(predicate: &str) -> String {
     format!("SELECT count(*) FROM groups g WHERE {predicate}")
 }

@@ -10,8 +10,11 @@ use directory::DirectoryError;
 use postgres::Client;
 
 /// `(version, SQL)`, in order. Never edit a released migration; add one.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_groups.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_groups.sql")),
+    (3, include_str!("../migrations/0003_scale.sql")),
+];
 
 /// The advisory lock key that serialises migrations ("roster" in ASCII).
 const MIGRATION_LOCK: i64 = 0x726f_7374_6572;

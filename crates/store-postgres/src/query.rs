@@ -518,6 +518,18 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// A cursor page (keyset paging): the matching users after position
+    /// `after`, in insertion order, at most `limit`; `u.seq` is selected last.
+    pub fn keyset_sql(&mut self, predicate: &str, after: i64, limit: u64) -> String {
+        let after = self.int(after);
+        let limit = self.int(i64::try_from(limit).unwrap_or(i64::MAX));
+        format!(
+            "SELECT {USER_COLUMNS}, u.seq FROM users u WHERE {predicate} AND u.seq > {after} ORDER BY u.seq LIMIT {limit}"
+        )
+    }
+}
+
 /// The count query for a predicate.
 pub fn count_sql(predicate: &str) -> String {
     format!("SELECT count(*) FROM users u WHERE {predicate}")

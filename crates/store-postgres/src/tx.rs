@@ -8,7 +8,7 @@ use crate::group_query;
 use crate::query::{self, Builder};
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
-use directory::store::{GroupQuery, UniqueField, UserQuery};
+use directory::store::{GroupQuery, Page, UniqueField, UserQuery};
 use directory::{
     DirectoryError, GroupRecord, GroupRef, MemberRef, Org, Role, Tx, UserNames, UserRecord, UserState, UsernamePolicy,
 };
@@ -370,6 +370,28 @@ const UPDATE_USER: &str = "UPDATE users SET user_name = $3, user_name_folded = $
      last_modified = $18, created_at = $19::text::timestamptz, last_modified_at = $20::text::timestamptz, \
      version = $21 WHERE id = $1 AND org_id = $2";
 
+/// A cursor page from up to `count + 1` rows with their positions: the extra
+/// row only says that another page follows.
+fn keyset_page<T>(total: u64, mut rows: Vec<(T, i64)>, count: u64) -> Page<T> {
+    let more = rows.len() as u64 > count;
+    rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
+    let next = if more { rows.last().map(|(_, seq)| *seq) } else { None };
+    Page { total, items: rows.into_iter().map(|(item, _)| item).collect(), next }
+}
+
+impl PgTx<'_> {
+    /// The maintained number of users or groups (`column`) of an organisation
+    /// (see migration 3); `None` if the organisation has no counter row.
+    fn org_count(&mut self, org_id: i64, column: &str) -> Result<Option<u64>, DirectoryError> {
+        let sql = match column {
+            "groups" => "SELECT groups FROM org_counts WHERE org_id = $1",
+            _ => "SELECT users FROM org_counts WHERE org_id = $1",
+        };
+        let n: Option<i64> = self.query_one(sql, &[&org_id], |row| get(row, 0))?;
+        Ok(n.map(|n| u64::try_from(n).unwrap_or(0)))
+    }
+}
+
 impl Tx for PgTx<'_> {
     /// Inserts an organisation; its `id` is assigned by the database (the given one is ignored).
     fn insert_org(&mut self, org: &Org) -> Result<i64, DirectoryError> {
@@ -481,24 +503,41 @@ impl Tx for PgTx<'_> {
         )
     }
 
-    fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
+    fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError> {
         let mut b = Builder::default();
         let pred = b.predicate(org_id, q.filter);
-        let count_params = b.params.clone();
-        let rows = self.query(&query::count_sql(&pred), &Builder::bind(&count_params))?;
-        let total: i64 = match rows.first() {
-            Some(row) => get(row, 0)?,
-            None => 0,
+        let counted = if q.filter.is_none() { self.org_count(org_id, "users")? } else { None };
+        let total = match counted {
+            Some(n) => n,
+            None => {
+                // A filter's total counts its matches (documented: it scans them).
+                let count_params = b.params.clone();
+                let rows = self.query(&query::count_sql(&pred), &Builder::bind(&count_params))?;
+                let total: i64 = match rows.first() {
+                    Some(row) => get(row, 0)?,
+                    None => 0,
+                };
+                u64::try_from(total).unwrap_or(0)
+            }
         };
-        let total = u64::try_from(total).unwrap_or(0);
+        if let Some(after) = q.after {
+            if q.count == 0 {
+                return Ok(Page { total, items: Vec::new(), next: None });
+            }
+            // One row more than the page tells whether another page follows.
+            let sql = b.keyset_sql(&pred, after, q.count.saturating_add(1));
+            let rows =
+                self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((user_from_row(row)?, get(row, 16)?)))?;
+            return Ok(keyset_page(total, rows, q.count));
+        }
         let offset = q.start_index.saturating_sub(1);
         if q.count == 0 || offset >= total {
-            return Ok((total, Vec::new()));
+            return Ok(Page::indexed(total, Vec::new()));
         }
         let (order, from_extra) = b.order_by(q.sort_by, q.sort_order);
         let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);
         let users = self.query_all(&sql, &Builder::bind(&b.params), user_from_row)?;
-        Ok((total, users))
+        Ok(Page::indexed(total, users))
     }
 
     fn unique_holder(
@@ -729,24 +768,39 @@ impl Tx for PgTx<'_> {
         )
     }
 
-    fn query_groups(&mut self, org_id: i64, q: &GroupQuery<'_>) -> Result<(u64, Vec<GroupRecord>), DirectoryError> {
+    fn query_groups(&mut self, org_id: i64, q: &GroupQuery<'_>) -> Result<Page<GroupRecord>, DirectoryError> {
         let mut b = Builder::for_groups();
         let pred = group_query::predicate(&mut b, org_id, q.filter);
-        let count_params = b.params.clone();
-        let rows = self.query(&group_query::count_sql(&pred), &Builder::bind(&count_params))?;
-        let total: i64 = match rows.first() {
-            Some(row) => get(row, 0)?,
-            None => 0,
+        let counted = if q.filter.is_none() { self.org_count(org_id, "groups")? } else { None };
+        let total = match counted {
+            Some(n) => n,
+            None => {
+                let count_params = b.params.clone();
+                let rows = self.query(&group_query::count_sql(&pred), &Builder::bind(&count_params))?;
+                let total: i64 = match rows.first() {
+                    Some(row) => get(row, 0)?,
+                    None => 0,
+                };
+                u64::try_from(total).unwrap_or(0)
+            }
         };
-        let total = u64::try_from(total).unwrap_or(0);
+        if let Some(after) = q.after {
+            if q.count == 0 {
+                return Ok(Page { total, items: Vec::new(), next: None });
+            }
+            let sql = group_query::keyset_sql(&mut b, &pred, after, q.count.saturating_add(1));
+            let rows =
+                self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((group_from_row(row)?, get(row, 8)?)))?;
+            return Ok(keyset_page(total, rows, q.count));
+        }
         let offset = q.start_index.saturating_sub(1);
         if q.count == 0 || offset >= total {
-            return Ok((total, Vec::new()));
+            return Ok(Page::indexed(total, Vec::new()));
         }
         let order = group_query::order_by(q.sort_by, q.sort_order);
         let sql = group_query::page_sql(&mut b, &pred, &order, q.count, offset);
         let groups = self.query_all(&sql, &Builder::bind(&b.params), group_from_row)?;
-        Ok((total, groups))
+        Ok(Page::indexed(total, groups))
     }
 
     fn group_name_holder(

@@ -98,6 +98,8 @@ suite!(
     uniqueness_conflicts,
     filters,
     pagination,
+    cursor_paging,
+    cursor_paging_under_concurrent_inserts,
     sorting,
     rollback_on_error,
     clear_manager_references,
@@ -105,13 +107,14 @@ suite!(
     groups_insert_get_update_delete,
     group_members_in_batches,
     group_queries,
+    group_cursor_paging,
     groups_of_users_names_and_cascades,
 );
 
 #[test]
 fn suite_covers_every_listed_test() {
-    assert_eq!(store_suite::TESTS.len(), 11);
-    assert_eq!(store_suite::GROUP_TESTS.len(), 4);
+    assert_eq!(store_suite::TESTS.len(), 13);
+    assert_eq!(store_suite::GROUP_TESTS.len(), 5);
 }
 
 #[test]
@@ -155,10 +158,10 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| PostgresStore::open(&db.url).unwrap().schema_version())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 2), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 3), "{versions:?}");
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     let n: i64 = c.query_one("SELECT count(*) FROM schema_migrations", &[]).unwrap().get(0);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 }
 
 #[test]
@@ -187,10 +190,11 @@ fn hostile_filter_values_are_data_not_sql() {
             sort_order: scim::list::SortOrder::Ascending,
             start_index: 1,
             count: 100,
+            after: None,
         };
         store::read(s.as_ref(), |tx| tx.query_users(org_id, &q))
             .unwrap()
-            .1
+            .items
             .into_iter()
             .map(|u| u.id)
             .collect::<Vec<_>>()

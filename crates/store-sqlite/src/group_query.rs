@@ -167,6 +167,11 @@ pub fn page_sql(predicate: &str, order: &str) -> String {
     format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE {predicate} ORDER BY {order} LIMIT ? OFFSET ?")
 }
 
+/// A cursor page of groups, like [`crate::query::keyset_sql`] for users.
+pub fn keyset_sql(predicate: &str) -> String {
+    format!("SELECT {GROUP_COLUMNS}, g.seq FROM groups g WHERE {predicate} AND g.seq > ? ORDER BY g.seq LIMIT ?")
+}
+
 pub fn count_sql(predicate: &str) -> String {
     format!("SELECT count(*) FROM groups g WHERE {predicate}")
 }

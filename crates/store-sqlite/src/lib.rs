@@ -60,13 +60,20 @@ impl SqliteStore {
 
     /// The schema version (`PRAGMA user_version`) of the open database.
     pub fn schema_version(&self) -> Result<u32, DirectoryError> {
-        self.writer.with_idle_connection(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(conn::db_error))
+        self.writer
+            .with_idle_connection(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(conn::db_error))
     }
 
     /// `EXPLAIN QUERY PLAN` of the user lookups that `query_users` pushes down
     /// to an index (by `userName`, `externalId`, `id` and email), with their SQL.
     pub fn explain_lookup_plans(&self) -> Result<Vec<LookupPlan>, DirectoryError> {
         self.writer.with_idle_connection(query::explain_lookup_plans)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the unfiltered list pages (users and groups,
+    /// by index and by cursor), as `(name, plan)`.
+    pub fn explain_list_plans(&self) -> Result<Vec<(String, String)>, DirectoryError> {
+        self.writer.with_idle_connection(query::explain_list_plans)
     }
 
     fn take_reader(&self) -> Result<Connection, DirectoryError> {

@@ -10,8 +10,11 @@ use directory::DirectoryError;
 use rusqlite::Connection;
 
 /// `(version, SQL)`, in order. Never edit a released migration; add one.
-const MIGRATIONS: &[(u32, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_groups.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_groups.sql")),
+    (3, include_str!("../migrations/0003_scale.sql")),
+];
 
 /// Brings the database up to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), DirectoryError> {

@@ -206,6 +206,12 @@ pub fn page_sql(predicate: &str, order: &str) -> String {
     format!("SELECT {USER_COLUMNS} FROM users u WHERE {predicate} ORDER BY {order} LIMIT ? OFFSET ?")
 }
 
+/// The SQL of a cursor page (keyset paging): the rows after a position, in
+/// insertion order. Parameters: the predicate's, the position, the limit.
+pub fn keyset_sql(predicate: &str) -> String {
+    format!("SELECT {USER_COLUMNS}, u.seq FROM users u WHERE {predicate} AND u.seq > ? ORDER BY u.seq LIMIT ?")
+}
+
 /// The SQL of the count query for a predicate.
 pub fn count_sql(predicate: &str) -> String {
     format!("SELECT count(*) FROM users u WHERE {predicate}")
@@ -249,6 +255,31 @@ pub fn explain_lookup_plans(conn: &Connection) -> Result<Vec<LookupPlan>, Direct
     Ok(out)
 }
 
+/// `EXPLAIN QUERY PLAN` of the list pages without a filter: users and groups,
+/// by index (first page) and by cursor, as `(name, plan)`.
+pub fn explain_list_plans(conn: &Connection) -> Result<Vec<(String, String)>, DirectoryError> {
+    let (order, _) = order_by(None, SortOrder::Ascending);
+    let group_order = crate::group_query::order_by(None, SortOrder::Ascending);
+    let cases = [
+        ("users by index", page_sql("u.org_id = ?", &order), 3),
+        ("users by cursor", keyset_sql("u.org_id = ?"), 3),
+        ("groups by index", crate::group_query::page_sql("g.org_id = ?", &group_order), 3),
+        ("groups by cursor", crate::group_query::keyset_sql("g.org_id = ?"), 3),
+    ];
+    let mut out = Vec::with_capacity(cases.len());
+    for (name, sql, n) in cases {
+        let params: Vec<Param<'_>> = (0..n).map(|i| Param::Int(i + 1)).collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).map_err(db_error)?;
+        let lines: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .map_err(db_error)?
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
+        out.push((name.to_string(), lines.join("\n")));
+    }
+    Ok(out)
+}
+
 /// Binds `params` in order.
 pub fn bind<'p>(params: &'p [Param<'_>]) -> impl rusqlite::Params + 'p {
     rusqlite::params_from_iter(params.iter())
@@ -286,8 +317,12 @@ mod tests {
             let filter = f(exact);
             assert!(!predicate(1, Some(&filter)).sql.contains("scim_user_match"), "{exact}");
         }
-        for residual in [r#"userName eq "a" and active eq true"#, r#"emails[type eq "work"].value eq "a@b""#,
-                         r#"userName co "a""#, r#"emails.value eq "a@b""#] {
+        for residual in [
+            r#"userName eq "a" and active eq true"#,
+            r#"emails[type eq "work"].value eq "a@b""#,
+            r#"userName co "a""#,
+            r#"emails.value eq "a@b""#,
+        ] {
             let filter = f(residual);
             assert!(predicate(1, Some(&filter)).sql.contains("scim_user_match"), "{residual}");
         }

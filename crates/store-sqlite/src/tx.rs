@@ -7,7 +7,7 @@ use crate::query::{self, Param};
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
 use directory::store::GroupQuery;
-use directory::store::{UniqueField, UserQuery};
+use directory::store::{Page, UniqueField, UserQuery};
 use directory::{
     DirectoryError, GroupRecord, GroupRef, MemberRef, Org, Role, Tx, UserNames, UserRecord, UserState, UsernamePolicy,
 };
@@ -188,7 +188,31 @@ fn email_values(scim: &Value) -> Vec<String> {
     out
 }
 
+/// A cursor page from up to `count + 1` rows with their positions: the extra
+/// row only says that another page follows.
+fn keyset_page<T>(total: u64, mut rows: Vec<(T, i64)>, count: u64) -> Page<T> {
+    let more = rows.len() as u64 > count;
+    rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
+    let next = if more { rows.last().map(|(_, seq)| *seq) } else { None };
+    Page { total, items: rows.into_iter().map(|(item, _)| item).collect(), next }
+}
+
 impl SqliteTx<'_> {
+    /// The maintained number of users or groups (`column`) of an organisation
+    /// (see migration 3); `None` if the organisation has no counter row.
+    fn org_count(&self, org_id: i64, column: &str) -> Result<Option<u64>, DirectoryError> {
+        let sql = match column {
+            "groups" => "SELECT groups FROM org_counts WHERE org_id = ?",
+            _ => "SELECT users FROM org_counts WHERE org_id = ?",
+        };
+        let n: Option<i64> = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row([org_id], |r| r.get(0)).optional())
+            .map_err(db_error)?;
+        Ok(n.map(|n| u64::try_from(n).unwrap_or(0)))
+    }
+
     /// Rewrites the `user_emails` rows of a user.
     fn sync_emails(&self, user: &UserRecord) -> Result<(), DirectoryError> {
         self.conn
@@ -333,9 +357,16 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
-    fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<(u64, Vec<UserRecord>), DirectoryError> {
+    fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError> {
         let pred = query::predicate(org_id, q.filter);
         let count_all = |this: &mut Self| -> Result<u64, DirectoryError> {
+            if q.filter.is_none() {
+                if let Some(n) = this.org_count(org_id, "users")? {
+                    return Ok(n);
+                }
+            }
+            // A filter's total counts its matches (a scan of the matches, or
+            // of the org for a term without an index).
             let total: i64 = this
                 .conn
                 .prepare_cached(&query::count_sql(&pred.sql))
@@ -343,8 +374,22 @@ impl Tx for SqliteTx<'_> {
                 .map_err(db_error)?;
             Ok(u64::try_from(total).unwrap_or(0))
         };
+        if let Some(after) = q.after {
+            let total = count_all(self)?;
+            if q.count == 0 {
+                return Ok(Page { total, items: Vec::new(), next: None });
+            }
+            let mut params = pred.params.clone();
+            params.push(Param::Int(after));
+            // One row more than the page tells whether another page follows.
+            params.push(Param::Int(i64::try_from(q.count.saturating_add(1)).unwrap_or(i64::MAX)));
+            let rows = self.query_all(&query::keyset_sql(&pred.sql), query::bind(&params), |row| {
+                Ok((user_from_row(row)?, row.get::<_, i64>(16).map_err(db_error)?))
+            })?;
+            return Ok(keyset_page(total, rows, q.count));
+        }
         if q.count == 0 {
-            return Ok((count_all(self)?, Vec::new()));
+            return Ok(Page::indexed(count_all(self)?, Vec::new()));
         }
         let offset = q.start_index.saturating_sub(1);
         let (order, order_param) = query::order_by(q.sort_by, q.sort_order);
@@ -357,7 +402,7 @@ impl Tx for SqliteTx<'_> {
         // follows without a second query (the common case of a lookup).
         let short = (users.len() as u64) < q.count && (!users.is_empty() || offset == 0);
         let total = if short { offset + users.len() as u64 } else { count_all(self)? };
-        Ok((total, users))
+        Ok(Page::indexed(total, users))
     }
 
     fn unique_holder(
@@ -542,24 +587,42 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
-    fn query_groups(&mut self, org_id: i64, q: &GroupQuery<'_>) -> Result<(u64, Vec<GroupRecord>), DirectoryError> {
+    fn query_groups(&mut self, org_id: i64, q: &GroupQuery<'_>) -> Result<Page<GroupRecord>, DirectoryError> {
         let pred = group_query::predicate(org_id, q.filter);
-        let total: i64 = self
-            .conn
-            .prepare_cached(&group_query::count_sql(&pred.sql))
-            .and_then(|mut s| s.query_row(query::bind(&pred.params), |r| r.get(0)))
-            .map_err(db_error)?;
-        let total = u64::try_from(total).unwrap_or(0);
+        let counted = if q.filter.is_none() { self.org_count(org_id, "groups")? } else { None };
+        let total = match counted {
+            Some(n) => n,
+            None => {
+                let total: i64 = self
+                    .conn
+                    .prepare_cached(&group_query::count_sql(&pred.sql))
+                    .and_then(|mut s| s.query_row(query::bind(&pred.params), |r| r.get(0)))
+                    .map_err(db_error)?;
+                u64::try_from(total).unwrap_or(0)
+            }
+        };
+        if let Some(after) = q.after {
+            if q.count == 0 {
+                return Ok(Page { total, items: Vec::new(), next: None });
+            }
+            let mut params = pred.params;
+            params.push(Param::Int(after));
+            params.push(Param::Int(i64::try_from(q.count.saturating_add(1)).unwrap_or(i64::MAX)));
+            let rows = self.query_all(&group_query::keyset_sql(&pred.sql), query::bind(&params), |row| {
+                Ok((group_from_row(row)?, row.get::<_, i64>(8).map_err(db_error)?))
+            })?;
+            return Ok(keyset_page(total, rows, q.count));
+        }
         let offset = q.start_index.saturating_sub(1);
         if q.count == 0 || offset >= total {
-            return Ok((total, Vec::new()));
+            return Ok(Page::indexed(total, Vec::new()));
         }
         let order = group_query::order_by(q.sort_by, q.sort_order);
         let mut params = pred.params;
         params.push(Param::Int(i64::try_from(q.count).unwrap_or(i64::MAX)));
         params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         let groups = self.query_all(&group_query::page_sql(&pred.sql, &order), query::bind(&params), group_from_row)?;
-        Ok((total, groups))
+        Ok(Page::indexed(total, groups))
     }
 
     fn group_name_holder(

@@ -36,6 +36,8 @@ suite!(
     uniqueness_conflicts,
     filters,
     pagination,
+    cursor_paging,
+    cursor_paging_under_concurrent_inserts,
     sorting,
     rollback_on_error,
     clear_manager_references,
@@ -43,14 +45,15 @@ suite!(
     groups_insert_get_update_delete,
     group_members_in_batches,
     group_queries,
+    group_cursor_paging,
     groups_of_users_names_and_cascades,
 );
 
 #[test]
 fn suite_covers_every_listed_test() {
     // The macro above must list every test of the suite.
-    assert_eq!(store_suite::TESTS.len(), 11);
-    assert_eq!(store_suite::GROUP_TESTS.len(), 4);
+    assert_eq!(store_suite::TESTS.len(), 13);
+    assert_eq!(store_suite::GROUP_TESTS.len(), 5);
 }
 
 #[test]
@@ -79,7 +82,7 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| SqliteStore::open(&path).unwrap().schema_version().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 2), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 3), "{versions:?}");
 }
 
 #[test]
@@ -103,7 +106,7 @@ fn url_forms() {
     ] {
         let s = SqliteStore::open(&url).unwrap();
         assert_eq!(s.location().path(), dir.path().join(file), "{url}");
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
     }
     // Relative forms.
     assert_eq!(store_sqlite::Location::parse("sqlite://roster.db").unwrap().path(), std::path::Path::new("roster.db"));
@@ -147,6 +150,22 @@ fn lookups_use_an_index() {
     }
     // Printed for docs/query-plans.md (`cargo test -p store-sqlite lookups_use_an_index -- --nocapture`).
     println!("{doc}");
+}
+
+#[test]
+fn list_pages_walk_insertion_order_without_sorting() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let plans = store.explain_list_plans().unwrap();
+    assert_eq!(plans.len(), 4);
+    for (name, plan) in &plans {
+        // The default order comes from the (org_id, seq) index, not from a sort of the org's rows.
+        assert!(!plan.contains("TEMP B-TREE"), "{name}: {plan}");
+        assert!(plan.contains("_org_seq"), "{name}: {plan}");
+        println!("{name}:\n{plan}\n");
+    }
+    let by_cursor = &plans[1].1;
+    assert!(by_cursor.contains("seq>?"), "a cursor page seeks to its position: {by_cursor}");
 }
 
 #[test]

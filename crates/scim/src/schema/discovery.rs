@@ -10,6 +10,8 @@ const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListRespo
 pub struct ServiceProviderOptions {
     /// The largest `count` a list answers with.
     pub max_results: u64,
+    /// The `count` of a list that sends none.
+    pub default_page_size: u64,
     /// The largest request body, in bytes.
     pub max_payload_size: u64,
     /// Base URL for `meta.location`, e.g. `https://roster.example.com/scim/v2`.
@@ -133,10 +135,7 @@ pub fn schemas_document(base_url: &str, served: &[&ResourceType], id: Option<&st
 /// The served resource types in a ListResponse, or one by id.
 pub fn resource_types_document(base_url: &str, served: &[&ResourceType], id: Option<&str>) -> Option<Value> {
     match id {
-        Some(id) => served
-            .iter()
-            .find(|rt| rt.id.eq_ignore_ascii_case(id))
-            .map(|rt| resource_type_json(rt, base_url)),
+        Some(id) => served.iter().find(|rt| rt.id.eq_ignore_ascii_case(id)).map(|rt| resource_type_json(rt, base_url)),
         None => Some(list(served.iter().map(|rt| resource_type_json(rt, base_url)).collect())),
     }
 }
@@ -149,6 +148,14 @@ pub fn service_provider_config(opts: &ServiceProviderOptions) -> Value {
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": opts.max_results},
+        // RFC 9865 §4: both ways to page; index stays the default for clients that send neither.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": opts.default_page_size,
+            "maxPageSize": opts.max_results,
+        },
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": false},
@@ -171,9 +178,17 @@ mod tests {
     fn schemas_document_lists_user_enterprise_and_group() {
         let doc = schemas_document("http://x/scim/v2", RESOURCE_TYPES, None).unwrap();
         let ids: Vec<&str> = doc["Resources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, vec![super::super::USER_SCHEMA_URN, super::super::ENTERPRISE_USER_SCHEMA_URN, super::super::GROUP_SCHEMA_URN]);
+        assert_eq!(
+            ids,
+            vec![
+                super::super::USER_SCHEMA_URN,
+                super::super::ENTERPRISE_USER_SCHEMA_URN,
+                super::super::GROUP_SCHEMA_URN
+            ]
+        );
         assert_eq!(doc["totalResults"], 3);
-        let user = schemas_document("http://x", RESOURCE_TYPES, Some("urn:ietf:params:scim:schemas:core:2.0:User")).unwrap();
+        let user =
+            schemas_document("http://x", RESOURCE_TYPES, Some("urn:ietf:params:scim:schemas:core:2.0:User")).unwrap();
         let user_name = &user["attributes"][0];
         assert_eq!(user_name["name"], "userName");
         assert_eq!(user_name["uniqueness"], "server");
