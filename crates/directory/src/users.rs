@@ -505,7 +505,7 @@ fn check_unique(
         }
     }
     if let Some(emp) = &validated.employee_identifier {
-        if let Some(holder) = tx.unique_holder(org_id, UniqueField::EmployeeIdentifier, &emp, except)? {
+        if let Some(holder) = tx.unique_holder(org_id, UniqueField::EmployeeIdentifier, emp, except)? {
             return Err(DirectoryError::Conflict(format!(
                 "employeeNumber \"{emp}\" already belongs to another user of this organisation (user {holder}). \
                  The employee identifier is unique."

@@ -216,7 +216,7 @@ fn aad_opt_flag_shapes() {
     let u = srv.create(&entra_user("jdoe", "jdoe@contoso.com"));
     let id = u["id"].as_str().unwrap().to_string();
     // Tenant URL with the flag: Entra appends /Users to it.
-    let l = srv.get(&format!("/Users?aadOptscim062020&filter=userName+eq+%22jdoe%22")).scim(200);
+    let l = srv.get("/Users?aadOptscim062020&filter=userName+eq+%22jdoe%22").scim(200);
     assert_eq!(l["totalResults"], json!(1));
     let l = srv.get("/Users?filter=userName+eq+%22jdoe%22&aadOptscim062020=&foo=bar").scim(200);
     assert_eq!(l["totalResults"], json!(1));

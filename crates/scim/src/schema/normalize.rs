@@ -277,7 +277,7 @@ fn coerce_single(
             let mut out = Map::new();
             for sub in attr.sub_attributes {
                 // Last key wins when a client sends both `value` and `Value`.
-                let found = obj.iter().filter(|(k, _)| k.eq_ignore_ascii_case(sub.name)).next_back();
+                let found = obj.iter().rfind(|(k, _)| k.eq_ignore_ascii_case(sub.name));
                 if let Some((_, v)) = found {
                     if !sub.is_writable() {
                         continue;
