@@ -2,7 +2,8 @@
 # Every test of Roster, in one command (the README's test command; CI runs it):
 #   1. cargo test --workspace on SQLite (the PostgreSQL tests say they skip),
 #   2. the store suite and the end-to-end tests again on PostgreSQL,
-#   3. the check that the protocol crate has no I/O dependencies,
+#   3. clippy with warnings denied, and the check that the protocol crate has
+#      no I/O dependencies,
 #   4. the shared SCIM conformance suite against a real `roster serve`.
 # PostgreSQL: a local server on 127.0.0.1:5432 (trust auth) is used, and
 # started if it is installed but stopped. Without one, step 2 is skipped with
@@ -39,6 +40,9 @@ elif [ "${CI:-}" = "true" ]; then
 else
   echo "skipping the PostgreSQL run: no PostgreSQL on 127.0.0.1:5432 (set one up to test that backend)"
 fi
+
+echo "== clippy, warnings denied"
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== the protocol crate has no async runtime, HTTP framework or database driver"
 if cargo tree -p scim -e normal --prefix none | grep -Ei '^(tokio|async-std|smol|axum|hyper|actix|warp|reqwest|rusqlite|sqlx|postgres|tokio-postgres|diesel) '; then
