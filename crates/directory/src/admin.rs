@@ -168,3 +168,15 @@ pub fn authenticate(store: &dyn Store, token: &str) -> Result<Option<Authenticat
         Ok(Some(Authenticated { org, key }))
     })
 }
+
+/// The newest provisioning log entries of an organisation, newest first.
+pub fn recent_events(
+    store: &dyn Store,
+    org_name: &str,
+    limit: u64,
+) -> Result<Vec<crate::events::Event>, DirectoryError> {
+    store::read(store, |tx| {
+        let org = find_org(tx, org_name)?;
+        tx.recent_events(org.id, limit)
+    })
+}

@@ -35,6 +35,19 @@ pub enum Command {
     /// Replay Entra ID's provisioning against any SCIM endpoint (generate, test-connection, cycle).
     #[command(subcommand)]
     EntraSim(crate::entra_sim::EntraSimCommand),
+    /// Show the newest provisioning log entries of an organisation.
+    Log {
+        #[arg(long)]
+        org: String,
+        /// How many entries (newest first).
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +189,33 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(args),
         Command::EntraSim(cmd) => crate::entra_sim::run(cmd),
+        Command::Log { org, limit, json, db } => {
+            let store = open_store(&db.database)?;
+            for e in admin::recent_events(store.as_ref(), &org, limit)? {
+                if json {
+                    println!("{}", serde_json::to_string(&e)?);
+                    continue;
+                }
+                let fields: Vec<&str> = e
+                    .changes
+                    .as_array()
+                    .map(|c| c.iter().filter_map(|c| c.get("field").and_then(|f| f.as_str())).collect())
+                    .unwrap_or_default();
+                println!(
+                    "{}\t{}\t{}\t{} {}\t{}\t{}{}{}",
+                    e.at,
+                    e.event_type,
+                    e.status,
+                    e.resource_type,
+                    e.resource_name.as_deref().or(e.resource_id.as_deref()).unwrap_or("-"),
+                    e.actor,
+                    if fields.is_empty() { String::new() } else { format!("changed: {}", fields.join(", ")) },
+                    if e.ignored.is_empty() { String::new() } else { format!(" ignored: {}", e.ignored.join(", ")) },
+                    e.error.as_deref().map(|d| format!(" error: {d}")).unwrap_or_default(),
+                );
+            }
+            Ok(())
+        }
         Command::Org(OrgCommand::Create { name, username_policy, scim_default_state, db }) => {
             let store = open_store(&db.database)?;
             let org = admin::create_org(store.as_ref(), &name, policy(&username_policy)?, state(&scim_default_state)?)?;
