@@ -14,6 +14,7 @@ pub mod groups;
 pub mod import;
 pub mod keys;
 pub mod mapping;
+pub mod pushdown;
 pub mod model;
 pub mod store;
 #[cfg(feature = "store-suite")]

@@ -10,9 +10,10 @@
 //! aggregated for that group alone.
 
 use crate::query::Param;
+use directory::pushdown::{and_terms, group_key, member_term, mentions_members, GroupKey};
 use scim::filter::{CompValue, CompareOp, Filter};
 use scim::list::SortOrder;
-use scim::schema::{AttrPath, GROUP};
+use scim::schema::AttrPath;
 use std::borrow::Cow;
 
 /// The group columns every group query selects, in the order `tx::group_from_row` reads them.
@@ -21,83 +22,6 @@ pub const GROUP_COLUMNS: &str =
 
 const MEMBER_EXISTS: &str = "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.member_id = ?)";
 const MEMBER_IDS: &str = "(SELECT json_group_array(m.member_id) FROM group_members m WHERE m.group_id = g.id)";
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Known {
-    Id,
-    DisplayName,
-    ExternalId,
-    /// `members` or `members.value`.
-    MemberValue,
-    Created,
-    LastModified,
-    Other,
-}
-
-fn known(path: &AttrPath) -> Known {
-    let Some((top, sub)) = GROUP.resolve_path(path) else { return Known::Other };
-    match (top.schema.is_none(), top.attribute.name, sub.map(|s| s.name)) {
-        (true, "id", None) => Known::Id,
-        (true, "externalId", None) => Known::ExternalId,
-        (true, "meta", Some("created")) => Known::Created,
-        (true, "meta", Some("lastModified")) => Known::LastModified,
-        (false, "displayName", None) => Known::DisplayName,
-        (false, "members", None | Some("value")) => Known::MemberValue,
-        _ => Known::Other,
-    }
-}
-
-/// The member id a term asks about, if it is a pushable membership term.
-fn member_term(f: &Filter) -> Option<&str> {
-    match f {
-        Filter::Compare(p, CompareOp::Eq, CompValue::Str(v)) if known(p) == Known::MemberValue => Some(v),
-        Filter::ValuePath(p, inner) if p.sub_attr.is_none() && known(p) == Known::MemberValue => match inner.as_ref() {
-            Filter::Compare(q, CompareOp::Eq, CompValue::Str(v))
-                if q.urn.is_none() && q.sub_attr.is_none() && q.attr.eq_ignore_ascii_case("value") =>
-            {
-                Some(v)
-            }
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Whether any term of `f` names `members`.
-fn mentions_members(f: &Filter) -> bool {
-    let mut stack = vec![f];
-    while let Some(f) = stack.pop() {
-        match f {
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                stack.push(a);
-                stack.push(b);
-            }
-            Filter::Not(a) => stack.push(a),
-            Filter::Present(p) | Filter::Compare(p, ..) | Filter::ValuePath(p, _) => {
-                if p.attr.eq_ignore_ascii_case("members") {
-                    return true;
-                }
-            }
-        }
-    }
-    false
-}
-
-/// The terms of the top-level `and`, left to right.
-fn and_terms(filter: &Filter) -> Vec<&Filter> {
-    let mut out = Vec::new();
-    let mut stack = vec![filter];
-    while let Some(f) = stack.pop() {
-        match f {
-            Filter::And(a, b) => {
-                stack.push(b);
-                stack.push(a);
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 /// The `WHERE` clause of a group query and its parameters.
 pub struct Predicate<'a> {
@@ -118,16 +42,16 @@ pub fn predicate<'a>(org_id: i64, filter: Option<&'a Filter>) -> Predicate<'a> {
             continue;
         }
         if let Filter::Compare(path, CompareOp::Eq, CompValue::Str(v)) = term {
-            match known(path) {
-                Known::Id => {
+            match group_key(path) {
+                GroupKey::Id => {
                     sql.push_str(" AND g.id = ?");
                     params.push(Param::Text(Cow::Borrowed(v)));
                 }
-                Known::DisplayName => {
+                GroupKey::DisplayName => {
                     sql.push_str(" AND g.display_name_folded = ?");
                     params.push(Param::Text(Cow::Owned(v.to_lowercase())));
                 }
-                Known::ExternalId => {
+                GroupKey::ExternalId => {
                     sql.push_str(" AND g.external_id = ?");
                     params.push(Param::Text(Cow::Borrowed(v)));
                 }
@@ -153,12 +77,12 @@ pub fn order_by(sort_by: Option<&AttrPath>, order: SortOrder) -> String {
         SortOrder::Ascending => "ASC",
         SortOrder::Descending => "DESC",
     };
-    match sort_by.map(known) {
-        Some(Known::Id) => format!("g.id {dir}"),
-        Some(Known::DisplayName) => format!("g.display_name_folded {dir}, g.seq"),
-        Some(Known::ExternalId) => format!("g.external_id {dir} NULLS LAST, g.seq"),
-        Some(Known::Created) => format!("g.created {dir}, g.seq"),
-        Some(Known::LastModified) => format!("g.last_modified {dir}, g.seq"),
+    match sort_by.map(group_key) {
+        Some(GroupKey::Id) => format!("g.id {dir}"),
+        Some(GroupKey::DisplayName) => format!("g.display_name_folded {dir}, g.seq"),
+        Some(GroupKey::ExternalId) => format!("g.external_id {dir} NULLS LAST, g.seq"),
+        Some(GroupKey::Created) => format!("g.created {dir}, g.seq"),
+        Some(GroupKey::LastModified) => format!("g.last_modified {dir}, g.seq"),
         _ => "g.seq".into(),
     }
 }

@@ -8,12 +8,13 @@
 //! function has to look at, never widen them.
 
 use crate::conn::db_error;
+use directory::pushdown::{is_exact_user_lookup, user_key, user_lookups, UserKey, UserLookup};
 use directory::DirectoryError;
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, ToSql};
-use scim::filter::{CompValue, CompareOp, Filter};
+use scim::filter::Filter;
 use scim::list::SortOrder;
-use scim::schema::{AttrPath, USER, USER_SCHEMA_URN};
+use scim::schema::AttrPath;
 use std::borrow::Cow;
 
 /// The user columns every user query selects, in the order `tx::user_from_row` reads them.
@@ -42,94 +43,6 @@ impl ToSql for Param<'_> {
     }
 }
 
-/// An indexable equality term of the filter.
-#[derive(Debug, PartialEq)]
-enum Lookup<'a> {
-    Id(&'a str),
-    UserName(&'a str),
-    ExternalId(&'a str),
-    Email(&'a str),
-}
-
-/// What an attribute path names, for pushdown and sorting.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Known {
-    Id,
-    ExternalId,
-    UserName,
-    /// `emails` or `emails.value`.
-    EmailValue,
-    Created,
-    LastModified,
-    Other,
-}
-
-fn known(path: &AttrPath) -> Known {
-    let Some((top, sub)) = USER.resolve_path(path) else { return Known::Other };
-    if top.in_extension {
-        return Known::Other;
-    }
-    let sub = sub.map(|s| s.name);
-    match (top.schema.map(|s| s.id), top.attribute.name, sub) {
-        (None, "id", None) => Known::Id,
-        (None, "externalId", None) => Known::ExternalId,
-        (None, "meta", Some("created")) => Known::Created,
-        (None, "meta", Some("lastModified")) => Known::LastModified,
-        (Some(USER_SCHEMA_URN), "userName", None) => Known::UserName,
-        (Some(USER_SCHEMA_URN), "emails", None | Some("value")) => Known::EmailValue,
-        _ => Known::Other,
-    }
-}
-
-/// The indexable terms of the top-level `and` of `filter`.
-fn lookups(filter: &Filter) -> Vec<Lookup<'_>> {
-    let mut out = Vec::new();
-    let mut stack = vec![filter];
-    while let Some(f) = stack.pop() {
-        match f {
-            Filter::And(a, b) => {
-                stack.push(b);
-                stack.push(a);
-            }
-            Filter::Compare(path, CompareOp::Eq, CompValue::Str(v)) => match known(path) {
-                Known::Id => out.push(Lookup::Id(v)),
-                Known::UserName => out.push(Lookup::UserName(v)),
-                Known::ExternalId => out.push(Lookup::ExternalId(v)),
-                Known::EmailValue => out.push(Lookup::Email(v)),
-                _ => {}
-            },
-            // `emails[value eq "x"]`, `emails[type eq "work" and value eq "x"]`.
-            Filter::ValuePath(path, inner) if path.sub_attr.is_none() && known(path) == Known::EmailValue => {
-                let mut inner_stack = vec![inner.as_ref()];
-                while let Some(g) = inner_stack.pop() {
-                    match g {
-                        Filter::And(a, b) => {
-                            inner_stack.push(b);
-                            inner_stack.push(a);
-                        }
-                        Filter::Compare(p, CompareOp::Eq, CompValue::Str(v))
-                            if p.urn.is_none() && p.sub_attr.is_none() && p.attr.eq_ignore_ascii_case("value") =>
-                        {
-                            out.push(Lookup::Email(v))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Whether the whole filter is one equality that the indexed columns answer
-/// exactly: `id` and `externalId` (caseExact) or `userName` (folded with
-/// `to_lowercase`, as the evaluator folds it). Entra's lookups are this shape.
-fn is_exact_lookup(filter: &Filter) -> bool {
-    matches!(filter, Filter::Compare(path, CompareOp::Eq, CompValue::Str(_))
-        if matches!(known(path), Known::Id | Known::UserName | Known::ExternalId))
-}
-
 /// The `WHERE` clause of a user query and its parameters.
 pub struct Predicate<'a> {
     pub sql: String,
@@ -137,40 +50,42 @@ pub struct Predicate<'a> {
 }
 
 pub fn predicate<'a>(org_id: i64, filter: Option<&'a Filter>) -> Predicate<'a> {
-    let lookups = filter.map(lookups).unwrap_or_default();
+    let lookups = filter.map(user_lookups).unwrap_or_default();
     // Without statistics SQLite would rather walk every user of the org
     // through an (org_id, …) index than drive the query from the email
     // subquery's id list; `+` takes org_id out of index selection then.
-    let by_email_only = lookups.iter().any(|l| matches!(l, Lookup::Email(_)))
-        && !lookups.iter().any(|l| matches!(l, Lookup::UserName(_) | Lookup::ExternalId(_)));
+    let by_email_only = lookups.iter().any(|l| matches!(l, UserLookup::Email(_)))
+        && !lookups.iter().any(|l| matches!(l, UserLookup::UserName(_) | UserLookup::ExternalId(_)));
     let mut sql = String::from(if by_email_only { "+u.org_id = ?" } else { "u.org_id = ?" });
     let mut params = vec![Param::Int(org_id)];
     if let Some(filter) = filter {
         for lookup in lookups {
             match lookup {
-                Lookup::Id(v) => {
+                UserLookup::Id(v) => {
                     sql.push_str(" AND u.id = ?");
                     params.push(Param::Text(Cow::Borrowed(v)));
                 }
-                Lookup::UserName(v) => {
+                UserLookup::UserName(v) => {
                     sql.push_str(" AND u.user_name_folded = ?");
                     params.push(Param::Text(Cow::Owned(v.to_lowercase())));
                 }
-                Lookup::ExternalId(v) => {
+                UserLookup::ExternalId(v) => {
                     sql.push_str(" AND u.external_id = ?");
                     params.push(Param::Text(Cow::Borrowed(v)));
                 }
-                Lookup::Email(v) => {
+                UserLookup::Email(v) => {
                     sql.push_str(" AND ");
                     sql.push_str(EMAIL_LOOKUP);
                     params.push(Param::Int(org_id));
                     params.push(Param::Text(Cow::Owned(v.to_lowercase())));
                 }
+                // SQLite keeps times as RFC 3339 text; the residual compares them as instants.
+                UserLookup::Time { .. } => {}
             }
         }
         // A filter that is exactly one pushed-down equality is answered by
         // the index alone (same folding as the evaluator): no residual.
-        if !is_exact_lookup(filter) {
+        if !is_exact_user_lookup(filter) {
             sql.push_str(" AND ");
             sql.push_str(MATCH_CALL);
             params.push(Param::Text(Cow::Owned(filter.to_string())));
@@ -187,14 +102,14 @@ pub fn order_by<'a>(sort_by: Option<&'a AttrPath>, order: SortOrder) -> (String,
         SortOrder::Descending => "DESC",
     };
     // NOT NULL columns need no "nulls last" term, which keeps an index usable for the order.
-    let (expr, nullable, param) = match known(path) {
-        Known::Id => ("u.id", false, None),
-        Known::ExternalId => ("u.external_id", true, None),
-        Known::UserName => ("u.user_name_folded", false, None),
-        Known::EmailValue => ("u.email", true, None),
-        Known::Created => ("u.created", false, None),
-        Known::LastModified => ("u.last_modified", false, None),
-        Known::Other => ("scim_sort_key(?, u.scim)", true, Some(Param::Text(Cow::Owned(path.to_string())))),
+    let (expr, nullable, param) = match user_key(path) {
+        UserKey::Id => ("u.id", false, None),
+        UserKey::ExternalId => ("u.external_id", true, None),
+        UserKey::UserName => ("u.user_name_folded", false, None),
+        UserKey::EmailValue => ("u.email", true, None),
+        UserKey::Created => ("u.created", false, None),
+        UserKey::LastModified => ("u.last_modified", false, None),
+        UserKey::Other => ("scim_sort_key(?, u.scim)", true, Some(Param::Text(Cow::Owned(path.to_string())))),
     };
     // Unassigned values sort last in both directions.
     let sql = if nullable { format!("{expr} {dir} NULLS LAST, u.seq") } else { format!("{expr} {dir}, u.seq") };
@@ -297,15 +212,6 @@ mod tests {
     fn pushes_down_indexable_equalities() {
         let x =
             f(r#"USERNAME eq "JDoe" and externalId eq "E" and id eq "i" and emails[type eq "work"].value eq "A@B""#);
-        assert_eq!(
-            lookups(&x),
-            vec![Lookup::UserName("JDoe"), Lookup::ExternalId("E"), Lookup::Id("i"), Lookup::Email("A@B")]
-        );
-        let urn = f(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a" and emails eq "b""#);
-        assert_eq!(lookups(&urn), vec![Lookup::UserName("a"), Lookup::Email("b")]);
-        assert!(lookups(&f(r#"userName eq "a" or externalId eq "b""#)).is_empty());
-        assert!(lookups(&f(r#"not (userName eq "a")"#)).is_empty());
-        assert!(lookups(&f(r#"userName co "a""#)).is_empty());
         let p = predicate(7, Some(&x));
         assert!(p.sql.starts_with("u.org_id = ? AND u.user_name_folded = ?"), "{}", p.sql);
         assert!(p.sql.ends_with(MATCH_CALL));
