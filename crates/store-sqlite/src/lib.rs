@@ -76,6 +76,12 @@ impl SqliteStore {
         self.writer.with_idle_connection(query::explain_list_plans)
     }
 
+    /// `EXPLAIN QUERY PLAN` of the lookups by a list of ids (managers' names,
+    /// member checks, users' groups), as `(name, plan)`.
+    pub fn explain_id_list_plans(&self) -> Result<Vec<(String, String)>, DirectoryError> {
+        self.writer.with_idle_connection(query::explain_id_list_plans)
+    }
+
     fn take_reader(&self) -> Result<Connection, DirectoryError> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {

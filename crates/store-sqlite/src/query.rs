@@ -195,6 +195,27 @@ pub fn explain_list_plans(conn: &Connection) -> Result<Vec<(String, String)>, Di
     Ok(out)
 }
 
+/// `EXPLAIN QUERY PLAN` of the lookups by a list of ids (`existing_user_ids`,
+/// `user_names`, `groups_of_users`), as `(name, plan)`.
+pub fn explain_id_list_plans(conn: &Connection) -> Result<Vec<(String, String)>, DirectoryError> {
+    let cases = [
+        ("existing_user_ids", crate::tx::EXISTING_USER_IDS_SQL),
+        ("user_names", crate::tx::USER_NAMES_SQL),
+        ("groups_of_users", crate::tx::GROUPS_OF_USERS_SQL),
+    ];
+    let mut out = Vec::with_capacity(cases.len());
+    for (name, sql) in cases {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).map_err(db_error)?;
+        let lines: Vec<String> = stmt
+            .query_map(rusqlite::params!["[\"a\",\"b\"]", 1], |r| r.get::<_, String>(3))
+            .map_err(db_error)?
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
+        out.push((name.to_string(), lines.join("\n")));
+    }
+    Ok(out)
+}
+
 /// Binds `params` in order.
 pub fn bind<'p>(params: &'p [Param<'_>]) -> impl rusqlite::Params + 'p {
     rusqlite::params_from_iter(params.iter())

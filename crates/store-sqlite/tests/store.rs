@@ -169,6 +169,17 @@ fn list_pages_walk_insertion_order_without_sorting() {
 }
 
 #[test]
+fn lookups_by_id_lists_seek_each_id() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    for (name, plan) in store.explain_id_list_plans().unwrap() {
+        // Each id is looked up by its key; the org's users are never walked.
+        assert!(plan.contains("(id=?)") || plan.contains("(member_id=?"), "{name}: {plan}");
+        assert!(!plan.contains("SCAN u") && !plan.contains("(org_id=?)"), "{name}: {plan}");
+    }
+}
+
+#[test]
 fn lock_timeout_is_busy() {
     // Another handle (as another process would) holds the write lock longer than the busy timeout.
     let (_dir, path) = temp_db();
