@@ -1,5 +1,8 @@
 //! Provisioning log entries (`spec/product.md` §6).
 
+use crate::now_rfc3339;
+use crate::users::Actor;
+use scim::ScimError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,6 +29,61 @@ pub struct Event {
     pub status: u16,
     /// The error detail, for failed requests.
     pub error: Option<String>,
+}
+
+/// The resource an event is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// `User` or `Group`.
+    pub resource_type: &'a str,
+    pub id: Option<&'a str>,
+    /// The userName or displayName.
+    pub name: Option<&'a str>,
+}
+
+impl Event {
+    /// A write by `actor` that succeeded with `status`.
+    pub fn write(
+        actor: &Actor,
+        event_type: &str,
+        subject: Subject<'_>,
+        changes: Value,
+        ignored: &[String],
+        status: u16,
+    ) -> Event {
+        Event::new(actor, event_type, subject, changes, ignored.to_vec(), status, None)
+    }
+
+    /// A request that failed, with the error its client got.
+    pub fn failure(actor: &Actor, event_type: &str, subject: Subject<'_>, error: &ScimError) -> Event {
+        Event::new(actor, event_type, subject, Value::Array(vec![]), vec![], error.status, Some(error.detail.clone()))
+    }
+
+    fn new(
+        actor: &Actor,
+        event_type: &str,
+        subject: Subject<'_>,
+        changes: Value,
+        ignored: Vec<String>,
+        status: u16,
+        error: Option<String>,
+    ) -> Event {
+        Event {
+            id: uuid::Uuid::new_v4().to_string(),
+            at: now_rfc3339(),
+            org_id: actor.org.id,
+            actor: actor.label(),
+            source: actor.source.clone(),
+            event_type: event_type.to_string(),
+            resource_type: subject.resource_type.to_string(),
+            resource_id: subject.id.map(str::to_string),
+            resource_name: subject.name.map(str::to_string),
+            changes,
+            ignored,
+            status,
+            error,
+        }
+    }
 }
 
 /// Flattened differences between two SCIM attribute objects: one entry per

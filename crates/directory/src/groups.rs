@@ -11,7 +11,7 @@
 //! member list and go through the engine whole; `display` is derived from the
 //! user and read-only, so a PATCH filter on it matches nothing.
 
-use crate::events::{diff, Event};
+use crate::events::{diff, Event, Subject};
 use crate::model::{GroupRecord, MemberRef};
 use crate::store::{self, GroupQuery, Page, Tx};
 use crate::users::{Actor, Directory};
@@ -56,7 +56,12 @@ impl Directory {
     pub fn create_group(&self, actor: &Actor, body: &Value) -> Result<GroupRecord, DirectoryError> {
         let result = self.try_create_group(actor, body);
         if let Err(e) = &result {
-            self.log_group_failure(actor, "group_create", None, body.get("displayName").and_then(Value::as_str), e);
+            self.log_failure(
+                actor,
+                "group_create",
+                group_subject(None, body.get("displayName").and_then(Value::as_str)),
+                e,
+            );
         }
         result
     }
@@ -95,7 +100,7 @@ impl Directory {
         let result = self.try_replace_group(actor, id, body);
         if let Err(e) = &result {
             let name = body.get("displayName").and_then(Value::as_str);
-            self.log_group_failure(actor, "group_update", Some(id), name, e);
+            self.log_failure(actor, "group_update", group_subject(Some(id), name), e);
         }
         result
     }
@@ -115,7 +120,7 @@ impl Directory {
     pub fn patch_group(&self, actor: &Actor, id: &str, patch: &PatchRequest) -> Result<GroupWritten, DirectoryError> {
         let result = self.try_patch_group(actor, id, patch);
         if let Err(e) = &result {
-            self.log_group_failure(actor, "group_update", Some(id), None, e);
+            self.log_failure(actor, "group_update", group_subject(Some(id), None), e);
         }
         result
     }
@@ -209,7 +214,7 @@ impl Directory {
             Ok(())
         });
         if let Err(e) = &result {
-            self.log_group_failure(actor, "group_delete", Some(id), None, e);
+            self.log_failure(actor, "group_delete", group_subject(Some(id), None), e);
         }
         result
     }
@@ -239,35 +244,6 @@ impl Directory {
             }
             Ok(Page { total: page.total, items: out, next: page.next })
         })
-    }
-
-    /// Records a failed group request in its own transaction.
-    fn log_group_failure(
-        &self,
-        actor: &Actor,
-        event_type: &str,
-        id: Option<&str>,
-        name: Option<&str>,
-        err: &DirectoryError,
-    ) {
-        let scim = err.to_scim();
-        let event = Event {
-            id: uuid::Uuid::new_v4().to_string(),
-            at: now_rfc3339(),
-            org_id: actor.org.id,
-            actor: actor.label(),
-            source: actor.source.clone(),
-            event_type: event_type.to_string(),
-            resource_type: "Group".into(),
-            resource_id: id.map(str::to_string),
-            resource_name: name.map(str::to_string),
-            changes: json!([]),
-            ignored: vec![],
-            status: scim.status,
-            error: Some(scim.detail),
-        };
-        // Logging a failure must not turn it into another failure.
-        let _ = store::write(self.store.as_ref(), |tx| tx.append_event(&event));
     }
 }
 
@@ -438,21 +414,11 @@ fn group_event(
     ignored: &[String],
     status: u16,
 ) -> Event {
-    Event {
-        id: uuid::Uuid::new_v4().to_string(),
-        at: now_rfc3339(),
-        org_id: actor.org.id,
-        actor: actor.label(),
-        source: actor.source.clone(),
-        event_type: event_type.to_string(),
-        resource_type: "Group".into(),
-        resource_id: Some(group.id.clone()),
-        resource_name: Some(group.display_name.clone()),
-        changes,
-        ignored: ignored.to_vec(),
-        status,
-        error: None,
-    }
+    Event::write(actor, event_type, group_subject(Some(&group.id), Some(&group.display_name)), changes, ignored, status)
+}
+
+fn group_subject<'a>(id: Option<&'a str>, name: Option<&'a str>) -> Subject<'a> {
+    Subject { resource_type: "Group", id, name }
 }
 
 fn str_of(resource: &Value, key: &str) -> Option<String> {

@@ -1,7 +1,7 @@
 //! User provisioning: create, replace, patch, delete, read and list, each
 //! write validated, checked for uniqueness and logged in one transaction.
 
-use crate::events::{diff, Event};
+use crate::events::{diff, Event, Subject};
 use crate::mapping::directory_fields;
 use crate::model::{GroupRef, Org, UserNames, UserRecord, UserState};
 use crate::store::{self, Page, Store, Tx, UniqueField, UserQuery};
@@ -52,7 +52,7 @@ impl Directory {
     pub fn create_user(&self, actor: &Actor, body: &Value) -> Result<UserRecord, DirectoryError> {
         let result = self.try_create(actor, body);
         if let Err(e) = &result {
-            self.log_failure(actor, "user_create", None, body.get("userName").and_then(Value::as_str), e);
+            self.log_failure(actor, "user_create", user_subject(None, body.get("userName").and_then(Value::as_str)), e);
         }
         result
     }
@@ -88,7 +88,14 @@ impl Directory {
             tx.insert_user(&user)?;
             let mut changes = diff(&json!({}), &resource);
             push_state_change(&mut changes, None, &user);
-            let event = self.event(actor, "user_create", &user, changes, &normalized.ignored, 201);
+            let event = Event::write(
+                actor,
+                "user_create",
+                user_subject(Some(&user.id), Some(&user.user_name)),
+                changes,
+                &normalized.ignored,
+                201,
+            );
             tx.append_event(&event)?;
             Ok(user)
         })
@@ -98,7 +105,12 @@ impl Directory {
     pub fn replace_user(&self, actor: &Actor, id: &str, body: &Value) -> Result<Written, DirectoryError> {
         let result = self.try_replace(actor, id, body);
         if let Err(e) = &result {
-            self.log_failure(actor, "user_update", Some(id), body.get("userName").and_then(Value::as_str), e);
+            self.log_failure(
+                actor,
+                "user_update",
+                user_subject(Some(id), body.get("userName").and_then(Value::as_str)),
+                e,
+            );
         }
         result
     }
@@ -119,7 +131,7 @@ impl Directory {
     pub fn patch_user(&self, actor: &Actor, id: &str, patch: &PatchRequest) -> Result<Written, DirectoryError> {
         let result = self.try_patch(actor, id, patch);
         if let Err(e) = &result {
-            self.log_failure(actor, "user_update", Some(id), None, e);
+            self.log_failure(actor, "user_update", user_subject(Some(id), None), e);
         }
         result
     }
@@ -188,7 +200,8 @@ impl Directory {
             (true, false) => "user_unsuspended",
             _ => "user_update",
         };
-        let event = self.event(actor, event_type, &user, changes, ignored, 200);
+        let event =
+            Event::write(actor, event_type, user_subject(Some(&user.id), Some(&user.user_name)), changes, ignored, 200);
         tx.append_event(&event)?;
         Ok(Written { user, changed: true })
     }
@@ -199,12 +212,19 @@ impl Directory {
             let user = load(tx, actor.org.id, id)?;
             tx.delete_user(actor.org.id, id)?;
             tx.clear_manager_references(actor.org.id, id)?;
-            let event = self.event(actor, "user_delete", &user, diff(&scim_with_state(&user), &json!({})), &[], 204);
+            let event = Event::write(
+                actor,
+                "user_delete",
+                user_subject(Some(&user.id), Some(&user.user_name)),
+                diff(&scim_with_state(&user), &json!({})),
+                &[],
+                204,
+            );
             tx.append_event(&event)?;
             Ok(())
         });
         if let Err(e) = &result {
-            self.log_failure(actor, "user_delete", Some(id), None, e);
+            self.log_failure(actor, "user_delete", user_subject(Some(id), None), e);
         }
         result
     }
@@ -254,51 +274,10 @@ impl Directory {
         })
     }
 
-    fn event(
-        &self,
-        actor: &Actor,
-        event_type: &str,
-        user: &UserRecord,
-        changes: Value,
-        ignored: &[String],
-        status: u16,
-    ) -> Event {
-        Event {
-            id: uuid::Uuid::new_v4().to_string(),
-            at: now_rfc3339(),
-            org_id: actor.org.id,
-            actor: actor.label(),
-            source: actor.source.clone(),
-            event_type: event_type.to_string(),
-            resource_type: "User".into(),
-            resource_id: Some(user.id.clone()),
-            resource_name: Some(user.user_name.clone()),
-            changes,
-            ignored: ignored.to_vec(),
-            status,
-            error: None,
-        }
-    }
-
-    /// Records a failed request in its own transaction (the failed one was rolled back).
-    fn log_failure(&self, actor: &Actor, event_type: &str, id: Option<&str>, name: Option<&str>, err: &DirectoryError) {
-        let scim = err.to_scim();
-        let event = Event {
-            id: uuid::Uuid::new_v4().to_string(),
-            at: now_rfc3339(),
-            org_id: actor.org.id,
-            actor: actor.label(),
-            source: actor.source.clone(),
-            event_type: event_type.to_string(),
-            resource_type: "User".into(),
-            resource_id: id.map(str::to_string),
-            resource_name: name.map(str::to_string),
-            changes: json!([]),
-            ignored: vec![],
-            status: scim.status,
-            error: Some(scim.detail),
-        };
-        // Logging a failure must not turn it into another failure.
+    /// Records a failed request in its own transaction (the failed one was
+    /// rolled back). Logging a failure must not turn it into another failure.
+    pub(crate) fn log_failure(&self, actor: &Actor, event_type: &str, subject: Subject<'_>, err: &DirectoryError) {
+        let event = Event::failure(actor, event_type, subject, &err.to_scim());
         let _ = store::write(self.store.as_ref(), |tx| tx.append_event(&event));
     }
 }
@@ -414,6 +393,10 @@ pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
         }),
     );
     Value::Object(out)
+}
+
+fn user_subject<'a>(id: Option<&'a str>, name: Option<&'a str>) -> Subject<'a> {
+    Subject { resource_type: "User", id, name }
 }
 
 fn load(tx: &mut dyn Tx, org_id: i64, id: &str) -> Result<UserRecord, DirectoryError> {
