@@ -269,6 +269,10 @@ impl Directory {
 
     /// The links of one user just written (for the response to a write).
     pub fn links_of(&self, user: &UserRecord, with_groups: bool) -> Result<UserLinks, DirectoryError> {
+        // Nothing to look up (a new user without a manager): no read transaction.
+        if user.manager_id.is_none() && !with_groups {
+            return Ok(UserLinks::default());
+        }
         store::read(self.store.as_ref(), |tx| {
             Ok(user_links(tx, user.org_id, std::slice::from_ref(user), with_groups)?.pop().unwrap_or_default())
         })

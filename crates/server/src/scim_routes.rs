@@ -137,6 +137,12 @@ async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -
     Ok(scim_json(StatusCode::OK, &list_body(&USER, &query, page.total, page.next, resources)))
 }
 
+/// The list query in a query string (`GET /Users`, `GET /Groups`).
+fn list_query(rt: &ResourceType, raw: &Option<String>, app: &AppState) -> Result<ListQuery, ApiError> {
+    let pairs = query_pairs(raw);
+    Ok(ListQuery::from_pairs(rt, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &app.config.list_limits)?)
+}
+
 /// The ListResponse of an index-paged or a cursor-paged (RFC 9865) query.
 fn list_body(rt: &ResourceType, query: &ListQuery, total: u64, next: Option<i64>, resources: Vec<Value>) -> Value {
     match query.cursor {
@@ -150,9 +156,7 @@ async fn list_users(
     caller: ScimCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(&raw);
-    let query =
-        ListQuery::from_pairs(&USER, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &app.config.list_limits)?;
+    let query = list_query(&USER, &raw, &app)?;
     run_user_query(&app, &caller, query).await
 }
 
@@ -375,9 +379,7 @@ async fn list_groups(
     caller: ScimCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(&raw);
-    let query =
-        ListQuery::from_pairs(&GROUP, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &app.config.list_limits)?;
+    let query = list_query(&GROUP, &raw, &app)?;
     run_group_query(&app, &caller, query).await
 }
 

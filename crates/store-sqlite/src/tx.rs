@@ -11,9 +11,11 @@ use directory::store::{Page, UniqueField, UserQuery};
 use directory::{
     DirectoryError, GroupRecord, GroupRef, MemberRef, Org, Role, Tx, UserNames, UserRecord, UserState, UsernamePolicy,
 };
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 pub struct SqliteTx<'c> {
     conn: &'c Connection,
@@ -161,6 +163,64 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
 }
 
 /// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
+/// The user columns an insert and an update both write, in the order of
+/// [`user_values`].
+const USER_WRITE_COLUMNS: [&str; 16] = [
+    "user_name",
+    "user_name_folded",
+    "username",
+    "username_folded",
+    "email",
+    "external_id",
+    "employee_identifier",
+    "manager_id",
+    "state",
+    "activated",
+    "password_expired",
+    "scim",
+    "fields",
+    "created",
+    "last_modified",
+    "version",
+];
+
+static INSERT_USER_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO users (id, org_id, {}) VALUES (?, ?, {})",
+        USER_WRITE_COLUMNS.join(", "),
+        vec!["?"; USER_WRITE_COLUMNS.len()].join(", ")
+    )
+});
+
+static UPDATE_USER_SQL: LazyLock<String> = LazyLock::new(|| {
+    let set: Vec<String> = USER_WRITE_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+    format!("UPDATE users SET {} WHERE org_id = ? AND id = ?", set.join(", "))
+});
+
+/// The values of [`USER_WRITE_COLUMNS`] for `user` (folded columns computed here).
+fn user_values(user: &UserRecord) -> Result<Vec<SqlValue>, DirectoryError> {
+    let text = |s: &str| SqlValue::Text(s.to_string());
+    let opt = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, text);
+    Ok(vec![
+        text(&user.user_name),
+        SqlValue::Text(user.user_name.to_lowercase()),
+        text(&user.username),
+        SqlValue::Text(user.username.to_lowercase()),
+        user.email.as_deref().map_or(SqlValue::Null, |e| SqlValue::Text(e.to_lowercase())),
+        opt(&user.external_id),
+        opt(&user.employee_identifier),
+        opt(&user.manager_id),
+        text(user.state.as_str()),
+        SqlValue::Integer(i64::from(user.activated)),
+        SqlValue::Integer(i64::from(user.password_expired)),
+        SqlValue::Text(json_text(&user.scim)?),
+        SqlValue::Text(json_text(&user.fields)?),
+        text(&user.created),
+        text(&user.last_modified),
+        SqlValue::Integer(user.version),
+    ])
+}
+
 fn user_write_error(e: rusqlite::Error, user: &UserRecord) -> DirectoryError {
     let Some(columns) = unique_violation(&e) else { return db_error(e) };
     let detail = if columns.contains("users.username_folded") {
@@ -444,71 +504,18 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, email, \
-                 external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, \
-                 created, last_modified, version) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .map_err(db_error)?;
-        stmt.execute(params![
-            user.id,
-            user.org_id,
-            user.user_name,
-            user.user_name.to_lowercase(),
-            user.username,
-            user.username.to_lowercase(),
-            user.email.as_deref().map(str::to_lowercase),
-            user.external_id,
-            user.employee_identifier,
-            user.manager_id,
-            user.state.as_str(),
-            user.activated,
-            user.password_expired,
-            json_text(&user.scim)?,
-            json_text(&user.fields)?,
-            user.created,
-            user.last_modified,
-            user.version,
-        ])
-        .map_err(|e| user_write_error(e, user))?;
+        let mut values = vec![SqlValue::Text(user.id.clone()), SqlValue::Integer(user.org_id)];
+        values.extend(user_values(user)?);
+        let mut stmt = self.conn.prepare_cached(&INSERT_USER_SQL).map_err(db_error)?;
+        stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| user_write_error(e, user))?;
         self.sync_emails(user)
     }
 
     fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "UPDATE users SET user_name = ?, user_name_folded = ?, username = ?, username_folded = ?, email = ?, \
-                 external_id = ?, employee_identifier = ?, manager_id = ?, state = ?, activated = ?, \
-                 password_expired = ?, scim = ?, fields = ?, created = ?, last_modified = ?, version = ? \
-                 WHERE org_id = ? AND id = ?",
-            )
-            .map_err(db_error)?;
-        let n = stmt
-            .execute(params![
-                user.user_name,
-                user.user_name.to_lowercase(),
-                user.username,
-                user.username.to_lowercase(),
-                user.email.as_deref().map(str::to_lowercase),
-                user.external_id,
-                user.employee_identifier,
-                user.manager_id,
-                user.state.as_str(),
-                user.activated,
-                user.password_expired,
-                json_text(&user.scim)?,
-                json_text(&user.fields)?,
-                user.created,
-                user.last_modified,
-                user.version,
-                user.org_id,
-                user.id,
-            ])
-            .map_err(|e| user_write_error(e, user))?;
+        let mut values = user_values(user)?;
+        values.extend([SqlValue::Integer(user.org_id), SqlValue::Text(user.id.clone())]);
+        let mut stmt = self.conn.prepare_cached(&UPDATE_USER_SQL).map_err(db_error)?;
+        let n = stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| user_write_error(e, user))?;
         if n == 0 {
             return Err(DirectoryError::NotFound(format!("User {} not found.", user.id)));
         }
