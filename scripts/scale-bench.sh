@@ -32,8 +32,12 @@ run_bench() {
     | tee "bench-$backend-$label.txt" || true
   kill $pid; wait $pid || true
 }
+# After an import, as autovacuum would: statistics and the visibility map
+# (index-only scans behind deep startIndex pages).
+settle() { [ "$backend" = sqlite ] || psql -h 127.0.0.1 -U postgres -d roster_bench -qc "VACUUM ANALYZE"; }
 $B import --org bench first10k.csv --database "$DB" | tee "import-$backend-10k.txt"
+settle
 run_bench 10k
 $B import --org bench rest.csv --database "$DB" | tee "import-$backend-1m.txt"
-[ "$backend" = sqlite ] || psql -h 127.0.0.1 -U postgres -d roster_bench -qc "ANALYZE"
+settle
 run_bench 1m

@@ -71,7 +71,8 @@ fn r<T>(s: &dyn Store, work: impl FnMut(&mut dyn crate::Tx) -> Result<T, Directo
     store::read(s, work).unwrap()
 }
 
-fn new_org(s: &dyn Store, name: &str) -> Org {
+/// A new `rfc`-policy organisation named `name`.
+pub fn new_org(s: &dyn Store, name: &str) -> Org {
     let mut org = Org {
         id: 0,
         name: name.into(),
@@ -394,6 +395,15 @@ pub fn pagination(s: &dyn Store) {
     assert_eq!((total, ids), (7, all[1..3].to_vec()));
     let (total, ids) = query_ids(s, org.id, Some(r#"userName eq "user3""#), None, SortOrder::Ascending, 1, 0);
     assert_eq!((total, ids.len()), (1, 0));
+    // Another organisation's users in between change no page.
+    let other = new_org(s, "other");
+    for i in 0..3 {
+        insert(s, &user(other.id, &format!("o{i}"), &format!("x{i}"), None));
+    }
+    insert(s, &user(org.id, "u7", "user0", None));
+    let all: Vec<String> = all.into_iter().chain(["u7".to_string()]).collect();
+    assert_eq!(page(6, 3), (8, all[5..8].to_vec()));
+    assert_eq!(page(8, 3), (8, all[7..8].to_vec()));
 }
 
 /// A cursor walk (RFC 9865 keyset paging): pages of `count` users after

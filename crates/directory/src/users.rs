@@ -210,8 +210,9 @@ impl Directory {
     pub fn delete_user(&self, actor: &Actor, id: &str) -> Result<(), DirectoryError> {
         let result = store::write(self.store.as_ref(), |tx| {
             let user = load(tx, actor.org.id, id)?;
-            tx.delete_user(actor.org.id, id)?;
+            // References first: PostgreSQL holds them with a foreign key.
             tx.clear_manager_references(actor.org.id, id)?;
+            tx.delete_user(actor.org.id, id)?;
             let event = Event::write(
                 actor,
                 "user_delete",

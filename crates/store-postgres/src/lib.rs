@@ -3,11 +3,13 @@
 //! client, so no async runtime leaks into the directory.
 //!
 //! Several Roster instances may share one database; nothing is cached in
-//! memory but prepared statements. Every write runs in a `SERIALIZABLE`
+//! memory but prepared statements. Every write runs in a `REPEATABLE READ`
 //! transaction and is run again (with jittered back-off) when PostgreSQL
 //! reports a serialization failure or deadlock, so read-modify-write never
-//! loses an update, across instances too. Reads run in a `REPEATABLE READ
-//! READ ONLY` snapshot. All SQL of this backend lives in this crate.
+//! loses an update, across instances too; uniqueness is held by UNIQUE
+//! indexes and references by foreign keys (migration 4 says why this is
+//! enough). Reads run in a `REPEATABLE READ READ ONLY` snapshot. All SQL of
+//! this backend lives in this crate.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -23,15 +25,23 @@ pub use conn::MAX_CONNECTIONS;
 use conn::{db_error, is_retryable, Conn, Pool};
 use directory::{DirectoryError, Store, Tx};
 use rand::Rng;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a write keeps retrying after serialization failures before it gives up with `Busy`.
 const RETRY_FOR: Duration = Duration::from_secs(10);
 
+/// How often, at most, one store folds the organisations' counter deltas
+/// into their counters (migration 4), after a write.
+const FOLD_EVERY: Duration = Duration::from_millis(250);
+
 /// A PostgreSQL database holding one or more organisations.
 pub struct PostgresStore {
     pool: Pool,
     schema_version: i32,
+    opened: Instant,
+    /// Milliseconds after `opened` of the last fold of counter deltas.
+    last_fold_ms: AtomicU64,
 }
 
 // The server shares one store between threads.
@@ -55,7 +65,47 @@ impl PostgresStore {
         let pool = Pool::new(config);
         let mut client = pool.connect()?;
         let schema_version = migrate::migrate(&mut client)?;
-        Ok(PostgresStore { pool, schema_version })
+        Ok(PostgresStore { pool, schema_version, opened: Instant::now(), last_fold_ms: AtomicU64::new(0) })
+    }
+
+    /// Folds the committed counter deltas of every organisation into their
+    /// counters; returns how many delta rows it folded. Runs under READ
+    /// COMMITTED: it deletes only deltas that committed before it, so writers
+    /// (who only insert deltas) never wait for it nor conflict with it, and
+    /// two stores folding at once each fold the rows they deleted.
+    pub fn fold_count_deltas(&self) -> Result<u64, DirectoryError> {
+        const FOLD: &str = "WITH moved AS (DELETE FROM org_count_deltas RETURNING org_id, users, groups), \
+            sums AS (SELECT org_id, count(*) AS n, sum(users)::bigint AS users, sum(groups)::bigint AS groups \
+                     FROM moved GROUP BY org_id), \
+            updated AS (UPDATE org_counts c SET users = c.users + s.users, groups = c.groups + s.groups \
+                        FROM sums s WHERE c.org_id = s.org_id) \
+            SELECT COALESCE(sum(n), 0)::bigint FROM sums";
+        let mut conn = self.pool.take()?;
+        let result = (|| {
+            conn.client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
+            let folded: i64 = conn.client.query_one(FOLD, &[])?.get(0);
+            conn.client.batch_execute("COMMIT")?;
+            Ok(folded)
+        })();
+        if result.is_err() {
+            let _ = conn.client.batch_execute("ROLLBACK");
+        }
+        self.pool.give_back(conn);
+        result.map(|n: i64| u64::try_from(n).unwrap_or(0)).map_err(db_error)
+    }
+
+    /// Folds the counter deltas if no thread of this store did so lately.
+    fn fold_count_deltas_now_and_then(&self) {
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_fold_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < FOLD_EVERY.as_millis() as u64 {
+            return;
+        }
+        // One thread folds; the others go on.
+        if self.last_fold_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            // A failed fold changes nothing; the deltas wait for the next one.
+            let _ = self.fold_count_deltas();
+        }
     }
 
     /// The schema version this store migrated the database to.
@@ -135,7 +185,12 @@ impl PostgresStore {
 
 impl Store for PostgresStore {
     fn write(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
-        self.run("BEGIN ISOLATION LEVEL SERIALIZABLE", work)
+        // Why not SERIALIZABLE: migration 4.
+        let result = self.run("BEGIN ISOLATION LEVEL REPEATABLE READ", work);
+        if result.is_ok() {
+            self.fold_count_deltas_now_and_then();
+        }
+        result
     }
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_groups.sql")),
     (3, include_str!("../migrations/0003_scale.sql")),
+    (4, include_str!("../migrations/0004_concurrency.sql")),
 ];
 
 /// The advisory lock key that serialises migrations ("roster" in ASCII).

@@ -383,9 +383,16 @@ impl PgTx<'_> {
     /// The maintained number of users or groups (`column`) of an organisation
     /// (see migration 3); `None` if the organisation has no counter row.
     fn org_count(&mut self, org_id: i64, column: &str) -> Result<Option<u64>, DirectoryError> {
+        // The counter plus the deltas not yet folded into it (migration 4).
         let sql = match column {
-            "groups" => "SELECT groups FROM org_counts WHERE org_id = $1",
-            _ => "SELECT users FROM org_counts WHERE org_id = $1",
+            "groups" => {
+                "SELECT c.groups + COALESCE((SELECT sum(d.groups) FROM org_count_deltas d WHERE d.org_id = $1), 0)::bigint \
+                 FROM org_counts c WHERE c.org_id = $1"
+            }
+            _ => {
+                "SELECT c.users + COALESCE((SELECT sum(d.users) FROM org_count_deltas d WHERE d.org_id = $1), 0)::bigint \
+                 FROM org_counts c WHERE c.org_id = $1"
+            }
         };
         let n: Option<i64> = self.query_one(sql, &[&org_id], |row| get(row, 0))?;
         Ok(n.map(|n| u64::try_from(n).unwrap_or(0)))
@@ -533,6 +540,12 @@ impl Tx for PgTx<'_> {
         let offset = q.start_index.saturating_sub(1);
         if q.count == 0 || offset >= total {
             return Ok(Page::indexed(total, Vec::new()));
+        }
+        if q.filter.is_none() && q.sort_by.is_none() && offset > 0 {
+            let mut seek = Builder::default();
+            let sql = seek.seek_page_sql(org_id, q.count, offset);
+            let users = self.query_all(&sql, &Builder::bind(&seek.params), user_from_row)?;
+            return Ok(Page::indexed(total, users));
         }
         let (order, from_extra) = b.order_by(q.sort_by, q.sort_order);
         let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);
@@ -691,9 +704,15 @@ impl Tx for PgTx<'_> {
 
     fn delete_user(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
         // user_emails rows go with the user (ON DELETE CASCADE).
-        let n = self
-            .execute("DELETE FROM users WHERE org_id = $1 AND id = $2", &[&org_id, &id])
-            .map_err(|e| self.err(e))?;
+        let n = self.execute("DELETE FROM users WHERE org_id = $1 AND id = $2", &[&org_id, &id]).map_err(|e| {
+            // The directory clears manager references before it deletes, so a
+            // reference here was committed after this transaction's snapshot
+            // (the foreign key checks the latest data): run it again.
+            if e.as_db_error().and_then(|d| d.constraint()) == Some("users_manager_fk") {
+                self.retry = true;
+            }
+            self.err(e)
+        })?;
         Ok(n > 0)
     }
 
