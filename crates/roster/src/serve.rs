@@ -2,12 +2,19 @@
 //! SIGTERM or Ctrl-C.
 
 use crate::cli::{open_store, ServeArgs};
+use crate::log_output::BatchedStderr;
 use anyhow::{Context, Result};
 use directory::admin;
 use server::{AppState, ServerConfig};
 
 pub fn run(args: ServeArgs) -> Result<()> {
-    init_tracing();
+    let log = init_tracing();
+    let result = serve(args);
+    log.flush_buffer();
+    result
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
     let store = open_store(&args.db.database)?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
     let config = ServerConfig::new(&public_url);
@@ -36,15 +43,22 @@ pub fn run(args: ServeArgs) -> Result<()> {
     })
 }
 
-fn init_tracing() {
+fn init_tracing() -> BatchedStderr {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let out = BatchedStderr::start();
+    // Colour escapes only for a person at a terminal, not into log files.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(out.clone());
     if std::env::var("ROSTER_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
         builder.init();
     }
+    out
 }
 
 /// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish.

@@ -380,6 +380,28 @@ fn keyset_page<T>(total: u64, mut rows: Vec<(T, i64)>, count: u64) -> Page<T> {
 }
 
 impl PgTx<'_> {
+    /// `totalResults` of a user query: the organisation's counter without a
+    /// filter, else a count of the matches (documented: it scans them).
+    fn users_total(
+        &mut self,
+        org_id: i64,
+        filtered: bool,
+        pred: &str,
+        params: &[query::Param],
+    ) -> Result<u64, DirectoryError> {
+        if !filtered {
+            if let Some(n) = self.org_count(org_id, "users")? {
+                return Ok(n);
+            }
+        }
+        let rows = self.query(&query::count_sql(pred), &Builder::bind(params))?;
+        let total: i64 = match rows.first() {
+            Some(row) => get(row, 0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
     /// The maintained number of users or groups (`column`) of an organisation
     /// (see migration 3); `None` if the organisation has no counter row.
     fn org_count(&mut self, org_id: i64, column: &str) -> Result<Option<u64>, DirectoryError> {
@@ -513,21 +535,9 @@ impl Tx for PgTx<'_> {
     fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError> {
         let mut b = Builder::default();
         let pred = b.predicate(org_id, q.filter);
-        let counted = if q.filter.is_none() { self.org_count(org_id, "users")? } else { None };
-        let total = match counted {
-            Some(n) => n,
-            None => {
-                // A filter's total counts its matches (documented: it scans them).
-                let count_params = b.params.clone();
-                let rows = self.query(&query::count_sql(&pred), &Builder::bind(&count_params))?;
-                let total: i64 = match rows.first() {
-                    Some(row) => get(row, 0)?,
-                    None => 0,
-                };
-                u64::try_from(total).unwrap_or(0)
-            }
-        };
+        let pred_params = b.params.clone();
         if let Some(after) = q.after {
+            let total = self.users_total(org_id, q.filter.is_some(), &pred, &pred_params)?;
             if q.count == 0 {
                 return Ok(Page { total, items: Vec::new(), next: None });
             }
@@ -537,19 +547,27 @@ impl Tx for PgTx<'_> {
                 self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((user_from_row(row)?, get(row, 16)?)))?;
             return Ok(keyset_page(total, rows, q.count));
         }
-        let offset = q.start_index.saturating_sub(1);
-        if q.count == 0 || offset >= total {
-            return Ok(Page::indexed(total, Vec::new()));
+        if q.count == 0 {
+            return Ok(Page::indexed(self.users_total(org_id, q.filter.is_some(), &pred, &pred_params)?, Vec::new()));
         }
-        if q.filter.is_none() && q.sort_by.is_none() && offset > 0 {
+        let offset = q.start_index.saturating_sub(1);
+        let users = if q.filter.is_none() && q.sort_by.is_none() && offset > 0 {
             let mut seek = Builder::default();
             let sql = seek.seek_page_sql(org_id, q.count, offset);
-            let users = self.query_all(&sql, &Builder::bind(&seek.params), user_from_row)?;
-            return Ok(Page::indexed(total, users));
-        }
-        let (order, from_extra) = b.order_by(q.sort_by, q.sort_order);
-        let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);
-        let users = self.query_all(&sql, &Builder::bind(&b.params), user_from_row)?;
+            self.query_all(&sql, &Builder::bind(&seek.params), user_from_row)?
+        } else {
+            let (order, from_extra) = b.order_by(q.sort_by, q.sort_order);
+            let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);
+            self.query_all(&sql, &Builder::bind(&b.params), user_from_row)?
+        };
+        // A short page that starts inside the result set ends it: the total
+        // follows without a second query (the common case of a lookup).
+        let short = (users.len() as u64) < q.count && (!users.is_empty() || offset == 0);
+        let total = if short {
+            offset + users.len() as u64
+        } else {
+            self.users_total(org_id, q.filter.is_some(), &pred, &pred_params)?
+        };
         Ok(Page::indexed(total, users))
     }
 
