@@ -159,7 +159,9 @@ pub struct Authenticated {
 /// Resolves a bearer token: `Ok(None)` when it is unknown, revoked or expired.
 pub fn authenticate(store: &dyn Store, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
     let hash = keys::hash_token(token);
-    store::read(store, |tx| {
+    // The key and its organisation need no common snapshot: neither is ever
+    // deleted, and a revocation committed in between is seen by the next request.
+    store::read_latest(store, |tx| {
         let Some(key) = tx.api_key_by_hash(&hash)? else { return Ok(None) };
         if !keys::verify(token, &key.token_hash) || key.is_revoked() || key.is_expired(&now_rfc3339()) {
             return Ok(None);

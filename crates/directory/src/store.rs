@@ -240,6 +240,18 @@ pub trait Store: Send + Sync {
     /// Runs `work` on a consistent read snapshot.
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError>;
 
+    /// Runs `work`, whose reads need no common snapshot, on the latest
+    /// committed data: each statement may see its own. A store may then skip
+    /// the transaction (PostgreSQL: two round trips fewer). For reads like
+    /// authentication, where the statements cannot disagree in a way that
+    /// matters.
+    fn read_latest(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        self.read(work)
+    }
+
     /// Whether a small indexed read is local and quick (an embedded database,
     /// no network round trip), so that a server may run it on its async
     /// worker instead of handing it to a blocking thread.
@@ -251,23 +263,36 @@ pub trait Store: Send + Sync {
 /// Runs `work` in a write transaction and returns its value.
 pub fn write<T>(
     store: &dyn Store,
-    mut work: impl FnMut(&mut dyn Tx) -> Result<T, DirectoryError>,
+    work: impl FnMut(&mut dyn Tx) -> Result<T, DirectoryError>,
 ) -> Result<T, DirectoryError> {
-    let mut out = None;
-    store.write(&mut |tx| {
-        out = Some(work(tx)?);
-        Ok(())
-    })?;
-    out.ok_or_else(|| DirectoryError::Store("transaction produced no result".into()))
+    returning(work, |w| store.write(w))
+}
+
+/// Runs `work` with [`Store::read_latest`] and returns its value.
+pub fn read_latest<T>(
+    store: &dyn Store,
+    work: impl FnMut(&mut dyn Tx) -> Result<T, DirectoryError>,
+) -> Result<T, DirectoryError> {
+    returning(work, |w| store.read_latest(w))
 }
 
 /// Runs `work` on a read snapshot and returns its value.
 pub fn read<T>(
     store: &dyn Store,
+    work: impl FnMut(&mut dyn Tx) -> Result<T, DirectoryError>,
+) -> Result<T, DirectoryError> {
+    returning(work, |w| store.read(w))
+}
+
+type Work<'a> = dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError> + 'a;
+
+/// Adapts `work` to the object-safe [`Store`] methods, which return `()`.
+fn returning<T>(
     mut work: impl FnMut(&mut dyn Tx) -> Result<T, DirectoryError>,
+    run: impl FnOnce(&mut Work<'_>) -> Result<(), DirectoryError>,
 ) -> Result<T, DirectoryError> {
     let mut out = None;
-    store.read(&mut |tx| {
+    run(&mut |tx| {
         out = Some(work(tx)?);
         Ok(())
     })?;

@@ -39,8 +39,18 @@ pub struct Directory {
 #[derive(Debug, Clone)]
 pub struct Written {
     pub user: UserRecord,
+    /// What rendering the user needs from other records, read in the
+    /// write's own transaction (no second transaction for the response).
+    pub links: UserLinks,
     /// `false` when the request changed nothing and nothing was written.
     pub changed: bool,
+}
+
+impl Written {
+    fn read_links(tx: &mut dyn Tx, user: UserRecord, changed: bool) -> Result<Written, DirectoryError> {
+        let links = user_links(tx, user.org_id, std::slice::from_ref(&user), true)?.pop().unwrap_or_default();
+        Ok(Written { user, links, changed })
+    }
 }
 
 impl Directory {
@@ -139,13 +149,12 @@ impl Directory {
     fn try_patch(&self, actor: &Actor, id: &str, patch: &PatchRequest) -> Result<Written, DirectoryError> {
         store::write(self.store.as_ref(), |tx| {
             let current = load(tx, actor.org.id, id)?;
-            let mut before = scim_with_state(&current);
-            if let Some(obj) = before.as_object_mut() {
-                obj.insert("id".into(), Value::String(current.id.clone()));
-            }
-            let outcome = patch.apply(&before, &USER)?;
+            // Stored documents are normalised, and `active` is a boolean.
+            let before = scim_with_state(&current);
+            let own_id = Value::String(current.id.clone());
+            let outcome = patch.apply_to_normalized(&before, Some(&own_id), &USER)?;
             if !outcome.changed {
-                return Ok(Written { user: current, changed: false });
+                return Written::read_links(tx, current, false);
             }
             let resource = outcome.resource;
             let active = active_of(&resource);
@@ -176,7 +185,7 @@ impl Directory {
             _ => current.state,
         };
         if resource == current.scim && state == current.state {
-            return Ok(Written { user: current, changed: false });
+            return Written::read_links(tx, current, false);
         }
         check_manager(tx, actor.org.id, &resource, Some(&current.id))?;
         check_unique(tx, actor.org.id, validated, &resource, Some(&current.id))?;
@@ -203,7 +212,7 @@ impl Directory {
         let event =
             Event::write(actor, event_type, user_subject(Some(&user.id), Some(&user.user_name)), changes, ignored, 200);
         tx.append_event(&event)?;
-        Ok(Written { user, changed: true })
+        Written::read_links(tx, user, true)
     }
 
     /// `DELETE /Users/{id}`: permanent. Users it managed lose their manager.

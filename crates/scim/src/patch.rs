@@ -86,23 +86,38 @@ impl PatchRequest {
     /// with `id`, `schemas` and `meta`). Any error aborts the whole request.
     pub fn apply(&self, resource: &Value, rt: &ResourceType) -> Result<PatchOutcome, ScimError> {
         let before = normalize(rt, resource)?;
-        let mut doc = match &before.resource {
+        self.apply_to_normalized(&before.resource, resource.get("id"), rt)
+    }
+
+    /// [`apply`](Self::apply) for a resource already in the form [`normalize`]
+    /// gives (as a store keeps it), which saves normalising it again: half
+    /// the work of a small PATCH. `own_id` is the resource's `id` (Okta's
+    /// PATCHes may replace `id` with itself).
+    pub fn apply_to_normalized(
+        &self,
+        normalized: &Value,
+        own_id: Option<&Value>,
+        rt: &ResourceType,
+    ) -> Result<PatchOutcome, ScimError> {
+        // Were it not normalised, `changed` could report a change for a no-op.
+        debug_assert_eq!(normalize(rt, normalized).map(|n| n.resource).as_ref(), Ok(normalized));
+        let mut doc = match normalized {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
-        let mut patcher = Patcher { rt, own_id: resource.get("id"), ignored: Vec::new() };
+        let mut patcher = Patcher { rt, own_id, ignored: Vec::new() };
         for (i, op) in self.operations.iter().enumerate() {
             patcher.operation(op, &mut doc).map_err(|e| in_operation(e, i, op))?;
         }
         let after = normalize(rt, &Value::Object(doc))?;
-        check_required(rt, &before.resource, &after.resource)?;
+        check_required(rt, normalized, &after.resource)?;
         let mut ignored = patcher.ignored;
         for name in after.ignored {
             if !ignored.contains(&name) {
                 ignored.push(name);
             }
         }
-        Ok(PatchOutcome { changed: after.resource != before.resource, resource: after.resource, ignored })
+        Ok(PatchOutcome { changed: after.resource != *normalized, resource: after.resource, ignored })
     }
 }
 

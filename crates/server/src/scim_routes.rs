@@ -209,14 +209,8 @@ async fn replace_user(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
-    let (written, links) = app
-        .blocking(move |dir| {
-            let written = dir.replace_user(&actor, &id, &body)?;
-            let links = dir.links_of(&written.user, true)?;
-            Ok((written, links))
-        })
-        .await?;
-    let json = user_json(&app, &written.user, &links, &projection_from(&USER, &raw));
+    let written = app.blocking(move |dir| dir.replace_user(&actor, &id, &body)).await?;
+    let json = user_json(&app, &written.user, &written.links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::OK, &json), &app, &written.user, false))
 }
 
@@ -243,14 +237,8 @@ async fn patch_user(
 ) -> Result<Response, ApiError> {
     let patch = patch_request(body)?;
     let actor = caller.0;
-    let (written, links) = app
-        .blocking(move |dir| {
-            let written = dir.patch_user(&actor, &id, &patch)?;
-            let links = dir.links_of(&written.user, true)?;
-            Ok((written, links))
-        })
-        .await?;
-    let json = user_json(&app, &written.user, &links, &projection_from(&USER, &raw));
+    let written = app.blocking(move |dir| dir.patch_user(&actor, &id, &patch)).await?;
+    let json = user_json(&app, &written.user, &written.links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::OK, &json), &app, &written.user, false))
 }
 

@@ -196,4 +196,15 @@ impl Store for PostgresStore {
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
         self.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", work)
     }
+
+    /// Each statement on its own (autocommit): no BEGIN and COMMIT round trips.
+    fn read_latest(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        let mut conn = self.pool.take()?;
+        let result = work(&mut tx::PgTx::new(&mut conn));
+        self.pool.give_back(conn);
+        result
+    }
 }

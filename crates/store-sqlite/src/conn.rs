@@ -152,3 +152,10 @@ pub fn unique_violation(e: &rusqlite::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// Runs a transaction-control statement (`BEGIN`, `COMMIT`, `SAVEPOINT job`,
+/// …) from the connection's statement cache: `execute_batch` would parse it
+/// again on every request.
+pub fn control(c: &Connection, sql: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(sql)?.execute([]).map(drop)
+}

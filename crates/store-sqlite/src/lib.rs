@@ -110,16 +110,16 @@ fn run_in_tx(
 ) -> Result<(), DirectoryError> {
     let mut tx = tx::SqliteTx::new(c);
     match work(&mut tx) {
-        Ok(()) => match c.execute_batch("COMMIT") {
+        Ok(()) => match conn::control(c, "COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
-                let _ = c.execute_batch("ROLLBACK");
+                let _ = conn::control(c, "ROLLBACK");
                 Err(conn::db_error(e))
             }
         },
         Err(e) => {
             if !c.is_autocommit() {
-                let _ = c.execute_batch("ROLLBACK");
+                let _ = conn::control(c, "ROLLBACK");
             }
             Err(e)
         }
@@ -137,7 +137,18 @@ impl Store for SqliteStore {
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
         let reader = self.take_reader()?;
-        let result = reader.execute_batch("BEGIN").map_err(conn::db_error).and_then(|()| run_in_tx(&reader, work));
+        let result = conn::control(&reader, "BEGIN").map_err(conn::db_error).and_then(|()| run_in_tx(&reader, work));
+        self.return_reader(reader);
+        result
+    }
+
+    /// Each statement in its own implicit transaction: no BEGIN and COMMIT.
+    fn read_latest(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
+    ) -> Result<(), DirectoryError> {
+        let reader = self.take_reader()?;
+        let result = work(&mut tx::SqliteTx::new(&reader));
         self.return_reader(reader);
         result
     }

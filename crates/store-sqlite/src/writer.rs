@@ -68,7 +68,7 @@ impl Writer {
             Err(poisoned) => {
                 let mut g = poisoned.into_inner();
                 if let Some((batch, _)) = g.open.take() {
-                    let _ = g.conn.execute_batch("ROLLBACK");
+                    let _ = conn::control(&g.conn, "ROLLBACK");
                     g.record(batch, Err("an earlier write in this batch panicked".into()));
                     self.committed.notify_all();
                 }
@@ -93,7 +93,7 @@ impl Writer {
                 batch
             }
             None => {
-                conn::retry_busy(|| st.conn.execute_batch("BEGIN IMMEDIATE").map_err(conn::db_error))?;
+                conn::retry_busy(|| conn::control(&st.conn, "BEGIN IMMEDIATE").map_err(conn::db_error))?;
                 let batch = st.next_batch;
                 st.next_batch += 1;
                 st.open = Some((batch, 1));
@@ -106,7 +106,7 @@ impl Writer {
             Err(broken) => {
                 // The savepoint machinery itself failed: the batch can't be
                 // trusted any more, so all of it is rolled back.
-                let _ = st.conn.execute_batch("ROLLBACK");
+                let _ = conn::control(&st.conn, "ROLLBACK");
                 st.open = None;
                 st.record(batch, Err(format!("the write transaction failed: {broken}")));
                 self.committed.notify_all();
@@ -140,10 +140,10 @@ impl Writer {
     /// Commits the open batch and wakes its waiters.
     fn commit(&self, st: &mut State) -> Result<(), String> {
         let Some((batch, _)) = st.open.take() else { return Ok(()) };
-        let outcome = match st.conn.execute_batch("COMMIT") {
+        let outcome = match conn::control(&st.conn, "COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
-                let _ = st.conn.execute_batch("ROLLBACK");
+                let _ = conn::control(&st.conn, "ROLLBACK");
                 Err(e.to_string())
             }
         };
@@ -169,12 +169,12 @@ fn run_in_savepoint(
     c: &Connection,
     work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
 ) -> Result<Result<(), DirectoryError>, DirectoryError> {
-    c.execute_batch("SAVEPOINT job").map_err(conn::db_error)?;
+    conn::control(c, "SAVEPOINT job").map_err(conn::db_error)?;
     let mut tx = tx::SqliteTx::new(c);
     let result = work(&mut tx);
     match &result {
-        Ok(()) => c.execute_batch("RELEASE job").map_err(conn::db_error)?,
-        Err(_) => c.execute_batch("ROLLBACK TO job; RELEASE job").map_err(conn::db_error)?,
+        Ok(()) => conn::control(c, "RELEASE job").map_err(conn::db_error)?,
+        Err(_) => conn::control(c, "ROLLBACK TO job").and_then(|()| conn::control(c, "RELEASE job")).map_err(conn::db_error)?,
     }
     Ok(result)
 }
