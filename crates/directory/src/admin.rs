@@ -6,6 +6,8 @@ use crate::model::{Org, Role, UserState, UsernamePolicy};
 use crate::store::{self, Store, Tx};
 use crate::{now_rfc3339, DirectoryError};
 use scim::ScimError;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Creates an organisation. Names are unique.
 pub fn create_org(
@@ -156,19 +158,53 @@ pub struct Authenticated {
     pub key: ApiKeyRecord,
 }
 
-/// Resolves a bearer token: `Ok(None)` when it is unknown, revoked or expired.
-pub fn authenticate(store: &dyn Store, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
-    let hash = keys::hash_token(token);
-    // The key and its organisation need no common snapshot: neither is ever
-    // deleted, and a revocation committed in between is seen by the next request.
-    store::read_latest(store, |tx| {
-        let Some(key) = tx.api_key_by_hash(&hash)? else { return Ok(None) };
-        if !keys::verify(token, &key.token_hash) || key.is_revoked() || key.is_expired(&now_rfc3339()) {
-            return Ok(None);
+/// Keys and organisations this process has read for authentication, each
+/// with the [`Tx::auth_generation`] it was read at. An entry is used only
+/// while the database still reports that generation, so a key revoked or an
+/// organisation changed anywhere (another instance, the CLI) is read afresh
+/// by the next request: one integer is read per request instead of a key and
+/// an organisation.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    entries: Mutex<HashMap<String, (i64, Authenticated)>>,
+}
+
+/// Tokens remembered at most; beyond, the cache starts over.
+const AUTH_CACHE_ENTRIES: usize = 1024;
+
+impl AuthCache {
+    fn get(&self, hash: &str, generation: i64) -> Option<Authenticated> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(hash).filter(|(g, _)| *g == generation).map(|(_, auth)| auth.clone())
+    }
+
+    fn put(&self, hash: String, generation: i64, auth: Authenticated) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= AUTH_CACHE_ENTRIES {
+            entries.clear();
         }
+        entries.insert(hash, (generation, auth));
+    }
+}
+
+/// Resolves a bearer token: `Ok(None)` when it is unknown, revoked or expired.
+pub fn authenticate(store: &dyn Store, cache: &AuthCache, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
+    let hash = keys::hash_token(token);
+    // No common snapshot needed: the generation is read first, so whatever
+    // is read after it is at least as new as what it stands for.
+    let found = store::read_latest(store, |tx| {
+        let generation = tx.auth_generation()?;
+        if let Some(auth) = cache.get(&hash, generation) {
+            return Ok(Some(auth));
+        }
+        let Some(key) = tx.api_key_by_hash(&hash)? else { return Ok(None) };
         let Some(org) = tx.org_by_id(key.org_id)? else { return Ok(None) };
-        Ok(Some(Authenticated { org, key }))
-    })
+        let auth = Authenticated { org, key };
+        cache.put(hash.clone(), generation, auth.clone());
+        Ok(Some(auth))
+    })?;
+    // Expiry moves with the clock, so it is checked on every request.
+    Ok(found.filter(|a| keys::verify(token, &a.key.token_hash) && !a.key.is_revoked() && !a.key.is_expired(&now_rfc3339())))
 }
 
 /// The newest provisioning log entries of an organisation, newest first.

@@ -94,6 +94,9 @@ pub trait Tx {
     fn list_api_keys(&mut self, org_id: i64) -> Result<Vec<ApiKeyRecord>, DirectoryError>;
     /// Marks the key revoked; `false` if no such unrevoked key.
     fn revoke_api_key(&mut self, org_id: i64, key_id: &str, at: &str) -> Result<bool, DirectoryError>;
+    /// A number that changes whenever any API key or organisation changes
+    /// (kept by the database itself, so every process sees every change).
+    fn auth_generation(&mut self) -> Result<i64, DirectoryError>;
 
     // Users.
     fn user_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<UserRecord>, DirectoryError>;

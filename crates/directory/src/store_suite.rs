@@ -209,9 +209,19 @@ pub fn api_keys_insert_lookup_list_revoke(s: &dyn Store) {
     let k1 = key("k1", org.id, "h1");
     let k2 = ApiKeyRecord { role: Role::ReadOnly, expires_at: None, ..key("k22", org.id, "h2") };
     let k3 = key("k3", other.id, "h3");
+    let generation = || r(s, |tx| tx.auth_generation());
+    let before_keys = generation();
     for k in [&k1, &k2, &k3] {
         w(s, |tx| tx.insert_api_key(k));
     }
+    let with_keys = generation();
+    assert_ne!(with_keys, before_keys, "a new key changes the auth generation");
+    insert(s, &user(org.id, "u1", "someone", None));
+    assert_eq!(generation(), with_keys, "a user does not");
+    let renamed = Org { name: "acme2".into(), ..org.clone() };
+    w(s, |tx| tx.update_org(&renamed));
+    let with_org_change = generation();
+    assert_ne!(with_org_change, with_keys, "a changed organisation does");
     assert_eq!(r(s, |tx| tx.api_key_by_hash("h2")), Some(k2.clone()));
     assert_eq!(r(s, |tx| tx.api_key_by_hash("zz")), None);
     assert_eq!(r(s, |tx| tx.list_api_keys(org.id)), vec![k1.clone(), k2.clone()]);
@@ -219,6 +229,7 @@ pub fn api_keys_insert_lookup_list_revoke(s: &dyn Store) {
     // Another organisation cannot revoke the key.
     assert!(!w(s, |tx| tx.revoke_api_key(other.id, "k1", "2026-02-01T00:00:00.000Z")));
     assert!(w(s, |tx| tx.revoke_api_key(org.id, "k1", "2026-02-01T00:00:00.000Z")));
+    assert_ne!(generation(), with_org_change, "a revocation does");
     assert!(!w(s, |tx| tx.revoke_api_key(org.id, "k1", "2026-03-01T00:00:00.000Z")));
     let revoked = r(s, |tx| tx.api_key_by_hash("h1")).unwrap();
     assert_eq!(revoked.revoked_at.as_deref(), Some("2026-02-01T00:00:00.000Z"));

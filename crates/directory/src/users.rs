@@ -33,6 +33,9 @@ impl Actor {
 #[derive(Clone)]
 pub struct Directory {
     pub store: Arc<dyn Store>,
+    /// Authentications read before, checked against the database's
+    /// generation on every request (see [`crate::admin::AuthCache`]).
+    pub auth_cache: Arc<crate::admin::AuthCache>,
 }
 
 /// The outcome of a write, for the caller to answer with.
@@ -55,7 +58,7 @@ impl Written {
 
 impl Directory {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Directory { store }
+        Directory { store, auth_cache: Arc::default() }
     }
 
     /// `POST /Users`.

@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for ScimCaller {
             )));
         };
         let authenticated =
-            state.point_read(move |dir| directory::admin::authenticate(dir.store.as_ref(), &token)).await?;
+            state.point_read(move |dir| directory::admin::authenticate(dir.store.as_ref(), &dir.auth_cache, &token)).await?;
         let Some(auth) = authenticated else {
             return Err(ApiError(ScimError::status(
                 401,

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../migrations/0002_groups.sql")),
     (3, include_str!("../migrations/0003_scale.sql")),
     (4, include_str!("../migrations/0004_concurrency.sql")),
+    (5, include_str!("../migrations/0005_auth_generation.sql")),
 ];
 
 /// The advisory lock key that serialises migrations ("roster" in ASCII).

@@ -524,6 +524,11 @@ impl Tx for PgTx<'_> {
         Ok(n > 0)
     }
 
+    fn auth_generation(&mut self) -> Result<i64, DirectoryError> {
+        let n: Option<i64> = self.query_one("SELECT n FROM auth_generation WHERE id = 1", &[], |row| get(row, 0))?;
+        n.ok_or_else(|| DirectoryError::Store("the auth_generation row is missing".into()))
+    }
+
     fn user_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<UserRecord>, DirectoryError> {
         self.query_one(
             &format!("SELECT {} FROM users u WHERE u.id = $1 AND u.org_id = $2", query::USER_COLUMNS),

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_groups.sql")),
     (3, include_str!("../migrations/0003_scale.sql")),
+    (4, include_str!("../migrations/0004_auth_generation.sql")),
 ];
 
 /// Brings the database up to the newest schema.

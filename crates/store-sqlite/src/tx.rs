@@ -421,6 +421,13 @@ impl Tx for SqliteTx<'_> {
         Ok(stmt.execute(params![at, org_id, key_id]).map_err(db_error)? > 0)
     }
 
+    fn auth_generation(&mut self) -> Result<i64, DirectoryError> {
+        let n: Option<i64> = self.query_one("SELECT n FROM auth_generation WHERE id = 1", [], |row| {
+            row.get(0).map_err(db_error)
+        })?;
+        n.ok_or_else(|| DirectoryError::Store("the auth_generation row is missing".into()))
+    }
+
     fn user_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<UserRecord>, DirectoryError> {
         self.query_one(
             &format!("SELECT {} FROM users u WHERE u.id = ? AND u.org_id = ?", query::USER_COLUMNS),
