@@ -27,6 +27,7 @@ pub const TESTS: &[(&str, StoreTest)] = &[
     ("uniqueness_conflicts", uniqueness_conflicts),
     ("filters", filters),
     ("pagination", pagination),
+    ("deep_pages", deep_pages),
     ("cursor_paging", cursor_paging),
     ("cursor_paging_under_concurrent_inserts", cursor_paging_under_concurrent_inserts),
     ("sorting", sorting),
@@ -415,6 +416,40 @@ pub fn pagination(s: &dyn Store) {
     let all: Vec<String> = all.into_iter().chain(["u7".to_string()]).collect();
     assert_eq!(page(6, 3), (8, all[5..8].to_vec()));
     assert_eq!(page(8, 3), (8, all[7..8].to_vec()));
+}
+
+/// `startIndex` pages across many insertion blocks, with another
+/// organisation's users in between and deleted users in the middle: every
+/// page is the slice of the remaining users at its position.
+pub fn deep_pages(s: &dyn Store) {
+    let org = new_org(s, "acme");
+    let other = new_org(s, "other");
+    let mut ours = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..3000 {
+        let (org_id, id) = if i % 3 == 2 { (other.id, format!("o{i}")) } else { (org.id, format!("u{i:04}")) };
+        if org_id == org.id {
+            ours.push(id.clone());
+        }
+        batch.push(user(org_id, &id, &format!("name{i}"), None));
+        if batch.len() == 500 {
+            w(s, |tx| tx.insert_users(&batch));
+            batch.clear();
+        }
+    }
+    for id in ours.iter().skip(700).take(300).step_by(2) {
+        assert!(w(s, |tx| tx.delete_user(org.id, id)));
+    }
+    let mut deleted = ours.iter().skip(700).take(300).step_by(2).cloned().collect::<Vec<_>>();
+    deleted.sort();
+    ours.retain(|id| deleted.binary_search(id).is_err());
+    let total = ours.len() as u64;
+    for start in [1, 2, 500, 699, 700, 701, 1024, 1025, 1500, 1849, 1850, total - 1, total, total + 1, 5000] {
+        let from = usize::try_from(start - 1).unwrap().min(ours.len());
+        let to = (from + 100).min(ours.len());
+        let (t, ids) = query_ids(s, org.id, None, None, SortOrder::Ascending, start, 100);
+        assert_eq!((t, ids), (total, ours[from..to].to_vec()), "startIndex {start}");
+    }
 }
 
 /// A cursor walk (RFC 9865 keyset paging): pages of `count` users after

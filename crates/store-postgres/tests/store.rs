@@ -98,6 +98,7 @@ suite!(
     uniqueness_conflicts,
     filters,
     pagination,
+    deep_pages,
     cursor_paging,
     cursor_paging_under_concurrent_inserts,
     sorting,
@@ -113,7 +114,7 @@ suite!(
 
 #[test]
 fn suite_covers_every_listed_test() {
-    assert_eq!(store_suite::TESTS.len(), 13);
+    assert_eq!(store_suite::TESTS.len(), 14);
     assert_eq!(store_suite::GROUP_TESTS.len(), 5);
 }
 

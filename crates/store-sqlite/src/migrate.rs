@@ -15,6 +15,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("../migrations/0002_groups.sql")),
     (3, include_str!("../migrations/0003_scale.sql")),
     (4, include_str!("../migrations/0004_auth_generation.sql")),
+    (5, include_str!("../migrations/0005_user_blocks.sql")),
 ];
 
 /// Brings the database up to the newest schema.

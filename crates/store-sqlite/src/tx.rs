@@ -301,6 +301,36 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
+    /// The `seq` of the organisation's user at 0-based position `offset` in
+    /// insertion order, through the block counts of migration 5: whole
+    /// blocks are skipped by their count, and only the entries inside the
+    /// last block are counted.
+    fn seq_at_offset(&self, org_id: i64, offset: u64) -> Result<Option<i64>, DirectoryError> {
+        let mut remaining = i64::try_from(offset).unwrap_or(i64::MAX);
+        let mut found = None;
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT block, n FROM user_blocks WHERE org_id = ? ORDER BY block")
+                .map_err(db_error)?;
+            let mut rows = stmt.query([org_id]).map_err(db_error)?;
+            while let Some(row) = rows.next().map_err(db_error)? {
+                let (block, n): (i64, i64) = (row.get(0).map_err(db_error)?, row.get(1).map_err(db_error)?);
+                if remaining < n {
+                    found = Some(block);
+                    break;
+                }
+                remaining -= n;
+            }
+        }
+        let Some(block) = found else { return Ok(None) };
+        self.query_one(
+            "SELECT seq FROM users WHERE org_id = ? AND seq >= ? ORDER BY seq LIMIT 1 OFFSET ?",
+            params![org_id, block << 10, remaining],
+            |row| row.get(0).map_err(db_error),
+        )
+    }
+
     fn query_one<T>(
         &self,
         sql: &str,
@@ -471,12 +501,27 @@ impl Tx for SqliteTx<'_> {
             return Ok(Page::indexed(count_all(self)?, Vec::new()));
         }
         let offset = q.start_index.saturating_sub(1);
-        let (order, order_param) = query::order_by(q.sort_by, q.sort_order);
-        let mut params = pred.params.clone();
-        params.extend(order_param);
-        params.push(Param::Int(i64::try_from(q.count).unwrap_or(i64::MAX)));
-        params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let users = self.query_all(&query::page_sql(&pred.sql, &order), query::bind(&params), user_from_row)?;
+        let limit = i64::try_from(q.count).unwrap_or(i64::MAX);
+        let users = if q.filter.is_none() && q.sort_by.is_none() && offset > 0 {
+            match self.seq_at_offset(org_id, offset)? {
+                Some(first) => self.query_all(
+                    &format!(
+                        "SELECT {} FROM users u WHERE u.org_id = ? AND u.seq >= ? ORDER BY u.seq LIMIT ?",
+                        query::USER_COLUMNS
+                    ),
+                    params![org_id, first, limit],
+                    user_from_row,
+                )?,
+                None => Vec::new(),
+            }
+        } else {
+            let (order, order_param) = query::order_by(q.sort_by, q.sort_order);
+            let mut params = pred.params.clone();
+            params.extend(order_param);
+            params.push(Param::Int(limit));
+            params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+            self.query_all(&query::page_sql(&pred.sql, &order), query::bind(&params), user_from_row)?
+        };
         // A short page that starts inside the result set ends it: the total
         // follows without a second query (the common case of a lookup).
         let short = (users.len() as u64) < q.count && (!users.is_empty() || offset == 0);

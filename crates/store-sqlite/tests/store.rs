@@ -36,6 +36,7 @@ suite!(
     uniqueness_conflicts,
     filters,
     pagination,
+    deep_pages,
     cursor_paging,
     cursor_paging_under_concurrent_inserts,
     sorting,
@@ -52,7 +53,7 @@ suite!(
 #[test]
 fn suite_covers_every_listed_test() {
     // The macro above must list every test of the suite.
-    assert_eq!(store_suite::TESTS.len(), 13);
+    assert_eq!(store_suite::TESTS.len(), 14);
     assert_eq!(store_suite::GROUP_TESTS.len(), 5);
 }
 
@@ -82,7 +83,7 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| SqliteStore::open(&path).unwrap().schema_version().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 4), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 5), "{versions:?}");
 }
 
 #[test]
@@ -106,7 +107,7 @@ fn url_forms() {
     ] {
         let s = SqliteStore::open(&url).unwrap();
         assert_eq!(s.location().path(), dir.path().join(file), "{url}");
-        assert_eq!(s.schema_version().unwrap(), 4);
+        assert_eq!(s.schema_version().unwrap(), 5);
     }
     // Relative forms.
     assert_eq!(store_sqlite::Location::parse("sqlite://roster.db").unwrap().path(), std::path::Path::new("roster.db"));
