@@ -69,7 +69,8 @@ impl PostgresStore {
     }
 
     /// Folds the committed counter deltas of every organisation into their
-    /// counters; returns how many delta rows it folded. Runs under READ
+    /// counters, and the block deltas into the block counts; returns how many
+    /// counter delta rows it folded. Runs under READ
     /// COMMITTED: it deletes only deltas that committed before it, so writers
     /// (who only insert deltas) never wait for it nor conflict with it, and
     /// two stores folding at once each fold the rows they deleted.
@@ -80,10 +81,16 @@ impl PostgresStore {
             updated AS (UPDATE org_counts c SET users = c.users + s.users, groups = c.groups + s.groups \
                         FROM sums s WHERE c.org_id = s.org_id) \
             SELECT COALESCE(sum(n), 0)::bigint FROM sums";
+        // The block counts of migration 6, folded the same way.
+        const FOLD_BLOCKS: &str = "WITH moved AS (DELETE FROM user_block_deltas RETURNING org_id, block, n), \
+            sums AS (SELECT org_id, block, sum(n)::bigint AS n FROM moved GROUP BY org_id, block) \
+            INSERT INTO user_blocks (org_id, block, n) SELECT org_id, block, n FROM sums \
+            ON CONFLICT (org_id, block) DO UPDATE SET n = user_blocks.n + EXCLUDED.n";
         let mut conn = self.pool.take()?;
         let result = (|| {
             conn.client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")?;
             let folded: i64 = conn.client.query_one(FOLD, &[])?.get(0);
+            conn.client.execute(FOLD_BLOCKS, &[])?;
             conn.client.batch_execute("COMMIT")?;
             Ok(folded)
         })();

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../migrations/0003_scale.sql")),
     (4, include_str!("../migrations/0004_concurrency.sql")),
     (5, include_str!("../migrations/0005_auth_generation.sql")),
+    (6, include_str!("../migrations/0006_user_blocks.sql")),
 ];
 
 /// The advisory lock key that serialises migrations ("roster" in ASCII).

@@ -431,17 +431,34 @@ impl Builder {
 }
 
 impl Builder {
-    /// An unfiltered page in insertion order from `offset` on: it finds the
-    /// page's first position with an index-only walk of `(org_id, seq)`, then
-    /// reads only the page's rows. A plain OFFSET would fetch every skipped
-    /// row from the table (seconds at a million users).
-    pub fn seek_page_sql(&mut self, org_id: i64, count: u64, offset: u64) -> String {
+    /// The block (of 1024 `seq` values, migration 6) holding the
+    /// organisation's user at 0-based position `offset`, and the position
+    /// inside it: the block counts plus their unfolded deltas, added up in
+    /// order. No row when `offset` is past the last user.
+    pub fn block_at_offset_sql(&mut self, org_id: i64, offset: u64) -> String {
         let org = self.int(org_id);
-        let limit = self.int(i64::try_from(count).unwrap_or(i64::MAX));
         let offset = self.int(i64::try_from(offset).unwrap_or(i64::MAX));
         format!(
+            "WITH b AS (SELECT block, sum(n)::bigint AS n FROM \
+               (SELECT block, n FROM user_blocks WHERE org_id = {org} \
+                UNION ALL SELECT block, n FROM user_block_deltas WHERE org_id = {org}) x GROUP BY block), \
+             r AS (SELECT block, n, (sum(n) OVER (ORDER BY block) - n)::bigint AS before FROM b) \
+             SELECT block, {offset} - before FROM r WHERE n > 0 AND before <= {offset} AND {offset} < before + n \
+             ORDER BY block LIMIT 1"
+        )
+    }
+
+    /// An unfiltered page in insertion order that starts `inside` users into
+    /// `block`: only the index entries inside that block are counted.
+    pub fn block_page_sql(&mut self, org_id: i64, block: i64, inside: i64, count: u64) -> String {
+        let org = self.int(org_id);
+        let from = self.int(block.saturating_mul(1024));
+        let inside = self.int(inside);
+        let limit = self.int(i64::try_from(count).unwrap_or(i64::MAX));
+        format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = {org} AND u.seq >= \
-             (SELECT s.seq FROM users s WHERE s.org_id = {org} ORDER BY s.seq LIMIT 1 OFFSET {offset}) \
+             (SELECT s.seq FROM users s WHERE s.org_id = {org} AND s.seq >= {from} ORDER BY s.seq \
+              LIMIT 1 OFFSET {inside}) \
              ORDER BY u.seq LIMIT {limit}"
         )
     }

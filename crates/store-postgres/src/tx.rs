@@ -557,9 +557,18 @@ impl Tx for PgTx<'_> {
         }
         let offset = q.start_index.saturating_sub(1);
         let users = if q.filter.is_none() && q.sort_by.is_none() && offset > 0 {
-            let mut seek = Builder::default();
-            let sql = seek.seek_page_sql(org_id, q.count, offset);
-            self.query_all(&sql, &Builder::bind(&seek.params), user_from_row)?
+            let mut find = Builder::default();
+            let sql = find.block_at_offset_sql(org_id, offset);
+            let found: Option<(i64, i64)> =
+                self.query_one(&sql, &Builder::bind(&find.params), |row| Ok((get(row, 0)?, get(row, 1)?)))?;
+            match found {
+                Some((block, inside)) => {
+                    let mut page = Builder::default();
+                    let sql = page.block_page_sql(org_id, block, inside, q.count);
+                    self.query_all(&sql, &Builder::bind(&page.params), user_from_row)?
+                }
+                None => Vec::new(),
+            }
         } else {
             let (order, from_extra) = b.order_by(q.sort_by, q.sort_order);
             let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);

@@ -159,10 +159,10 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| PostgresStore::open(&db.url).unwrap().schema_version())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 5), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 6), "{versions:?}");
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     let n: i64 = c.query_one("SELECT count(*) FROM schema_migrations", &[]).unwrap().get(0);
-    assert_eq!(n, 5);
+    assert_eq!(n, 6);
 }
 
 #[test]
