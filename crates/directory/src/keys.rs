@@ -71,8 +71,13 @@ pub fn token_hint(token: &str) -> String {
 
 /// Constant-time check that `token` hashes to `stored_hash`.
 pub fn verify(token: &str, stored_hash: &str) -> bool {
-    let computed = hash_token(token);
-    computed.as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    hashes_match(&hash_token(token), stored_hash)
+}
+
+/// Constant-time comparison of a token's hash (from [`hash_token`]) with a
+/// stored one, for a caller that has hashed the token already.
+pub fn hashes_match(token_hash: &str, stored_hash: &str) -> bool {
+    token_hash.as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
 #[cfg(test)]

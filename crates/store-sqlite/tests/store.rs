@@ -210,3 +210,39 @@ fn lock_timeout_is_busy() {
         assert!(read.is_ok(), "{read:?}");
     });
 }
+
+/// Authentication through the in-memory cache follows the database: a key
+/// revoked by another handle (another process, in real use) is refused at
+/// once, an expired key is refused though it was cached, and a changed
+/// organisation is read afresh.
+#[test]
+fn cached_authentication_follows_revocation_expiry_and_org_changes() {
+    use directory::admin::{self, AuthCache};
+    use directory::{Role, UserState, UsernamePolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let server = open(&path);
+    let cli = open(&path);
+    let cache = AuthCache::default();
+    admin::create_org(cli.as_ref(), "acme", UsernamePolicy::Strict, UserState::Activated).unwrap();
+    let key = admin::create_api_key(cli.as_ref(), "acme", Role::Administrator, Some("k"), None, None).unwrap();
+    let auth = |token: &str| admin::authenticate(server.as_ref(), &cache, token).unwrap();
+    assert_eq!(auth(&key.token).unwrap().org.username_policy, UsernamePolicy::Strict);
+    assert!(auth(&key.token).is_some(), "served from the cache");
+    assert!(auth("rst_wrong").is_none());
+    admin::update_org(cli.as_ref(), "acme", Some(UsernamePolicy::Rfc), None).unwrap();
+    assert_eq!(auth(&key.token).unwrap().org.username_policy, UsernamePolicy::Rfc, "org change seen");
+    admin::revoke_api_key(cli.as_ref(), "acme", &key.record.id).unwrap();
+    assert!(auth(&key.token).is_none(), "revocation seen at once");
+    let expired = admin::create_api_key(
+        cli.as_ref(),
+        "acme",
+        Role::Administrator,
+        Some("old"),
+        Some("2000-01-01T00:00:00.000Z".into()),
+        None,
+    )
+    .unwrap();
+    assert!(auth(&expired.token).is_none(), "an expired key is refused");
+    assert!(auth(&expired.token).is_none(), "also once it is in the cache");
+}
