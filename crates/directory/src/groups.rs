@@ -130,13 +130,12 @@ impl Directory {
         let org_id = actor.org.id;
         store::write(self.store.as_ref(), |tx| {
             let current = load_group(tx, org_id, id)?;
-            let mut before = current.scim.clone();
-            if let Some(o) = before.as_object_mut() {
-                o.insert("id".into(), Value::String(current.id.clone()));
-            }
+            let own_id = Value::String(current.id.clone());
             match &split {
                 Some(split) => {
-                    let outcome = split.other.apply(&before, &GROUP)?;
+                    // The stored document is normalised; a members-only PATCH
+                    // leaves no other operation to apply.
+                    let outcome = split.other.apply_to_normalized(&current.scim, Some(&own_id), &GROUP)?;
                     let attrs = if outcome.changed { outcome.resource } else { current.scim.clone() };
                     self.commit_group(tx, actor, current, attrs, &split.members, &outcome.ignored)
                 }
@@ -147,7 +146,9 @@ impl Directory {
                         ids.push(m.id);
                         Ok(())
                     })?;
+                    let mut before = current.scim.clone();
                     if let Some(o) = before.as_object_mut() {
+                        o.insert("id".into(), own_id.clone());
                         let members = ids.iter().map(|m| json!({"value": m, "type": "User"})).collect();
                         o.insert("members".into(), Value::Array(members));
                     }

@@ -101,6 +101,9 @@ impl PatchRequest {
     ) -> Result<PatchOutcome, ScimError> {
         // Were it not normalised, `changed` could report a change for a no-op.
         debug_assert_eq!(normalize(rt, normalized).map(|n| n.resource).as_ref(), Ok(normalized));
+        if self.operations.is_empty() {
+            return Ok(PatchOutcome { changed: false, resource: normalized.clone(), ignored: Vec::new() });
+        }
         let mut doc = match normalized {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
