@@ -146,6 +146,53 @@ impl UserRecord {
     pub fn active(&self) -> bool {
         self.state != UserState::Suspended && !self.password_expired
     }
+
+    /// Every email value of the SCIM user, folded, without duplicates (what
+    /// the stores index for `emails` filters).
+    pub fn email_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(items) = self.scim.get("emails").and_then(Value::as_array) {
+            for item in items {
+                let value = item.get("value").or(if item.is_string() { Some(item) } else { None });
+                if let Some(v) = value.and_then(Value::as_str) {
+                    let folded = v.to_lowercase();
+                    if !out.contains(&folded) {
+                        out.push(folded);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes the manager out of the SCIM attributes (dropping the enterprise
+    /// extension if nothing else is left in it) and out of the directory fields.
+    pub fn remove_manager(&mut self) {
+        remove_manager(&mut self.scim, &mut self.fields);
+    }
+}
+
+/// [`UserRecord::remove_manager`] on the two documents alone, for a store
+/// that reads only those columns.
+pub fn remove_manager(scim: &mut Value, fields: &mut Value) {
+    if let Some(attrs) = scim.as_object_mut() {
+        let ext_key = attrs.keys().find(|k| k.eq_ignore_ascii_case(scim::schema::ENTERPRISE_USER_SCHEMA_URN)).cloned();
+        if let Some(key) = ext_key {
+            let now_empty = match attrs.get_mut(&key).and_then(Value::as_object_mut) {
+                Some(ext) => {
+                    ext.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
+                    ext.is_empty()
+                }
+                None => false,
+            };
+            if now_empty {
+                attrs.shift_remove(&key);
+            }
+        }
+    }
+    if let Some(f) = fields.as_object_mut() {
+        f.shift_remove("manager");
+    }
 }
 
 /// A group as stored. Its members live apart (one row per membership), so

@@ -51,6 +51,15 @@ impl<T> Page<T> {
     pub fn indexed(total: u64, items: Vec<T>) -> Self {
         Page { total, items, next: None }
     }
+
+    /// A cursor page from up to `count + 1` rows with their positions: the
+    /// extra row only says that another page follows.
+    pub fn keyset(total: u64, mut rows: Vec<(T, i64)>, count: u64) -> Self {
+        let more = rows.len() as u64 > count;
+        rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
+        let next = if more { rows.last().map(|(_, seq)| *seq) } else { None };
+        Page { total, items: rows.into_iter().map(|(item, _)| item).collect(), next }
+    }
 }
 
 /// A group query: the same shape as a user query. The filter is evaluated
@@ -67,18 +76,7 @@ pub enum UniqueField {
     EmployeeIdentifier,
 }
 
-/// The error of a group or member operation that a store does not implement.
-///
-/// The user and group methods added for groups (`existing_user_ids` through
-/// `groups_of_users`) have this default so that a backend still compiles
-/// while it catches up; every real backend overrides all of them, and the
-/// store suite's group tests fail on one that does not.
-pub fn unsupported(operation: &str) -> DirectoryError {
-    DirectoryError::Store(format!("this store does not implement {operation} (groups) yet"))
-}
-
 /// The operations available inside a transaction.
-#[allow(unused_variables)]
 pub trait Tx {
     // Organisations.
     fn insert_org(&mut self, org: &Org) -> Result<i64, DirectoryError>;
@@ -149,24 +147,16 @@ pub trait Tx {
 
     /// The ids among `ids` that are users of `org_id` (in any order). Used to
     /// check member ids in batches; ids of other organisations are not returned.
-    fn existing_user_ids(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<String>, DirectoryError> {
-        Err(unsupported("existing_user_ids"))
-    }
+    fn existing_user_ids(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<String>, DirectoryError>;
     /// The names of the users among `ids` of `org_id` (missing ids are skipped).
-    fn user_names(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<UserNames>, DirectoryError> {
-        Err(unsupported("user_names"))
-    }
+    fn user_names(&mut self, org_id: i64, ids: &[String]) -> Result<Vec<UserNames>, DirectoryError>;
 
     // Groups. Members are users of the same organisation; a membership goes
     // when its user or its group is deleted.
-    fn group_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<GroupRecord>, DirectoryError> {
-        Err(unsupported("group_by_id"))
-    }
+    fn group_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<GroupRecord>, DirectoryError>;
     /// Groups matching the query, in order, and the total number of matches
     /// (from a counter without a filter, as for users).
-    fn query_groups(&mut self, org_id: i64, query: &GroupQuery<'_>) -> Result<Page<GroupRecord>, DirectoryError> {
-        Err(unsupported("query_groups"))
-    }
+    fn query_groups(&mut self, org_id: i64, query: &GroupQuery<'_>) -> Result<Page<GroupRecord>, DirectoryError>;
     /// The id of another group (not `except_id`) whose displayName equals
     /// `display_name` case-insensitively (`str::to_lowercase`).
     fn group_name_holder(
@@ -174,21 +164,13 @@ pub trait Tx {
         org_id: i64,
         display_name: &str,
         except_id: Option<&str>,
-    ) -> Result<Option<String>, DirectoryError> {
-        Err(unsupported("group_name_holder"))
-    }
+    ) -> Result<Option<String>, DirectoryError>;
     /// Inserts a group (without members). A unique violation is `Conflict`.
-    fn insert_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError> {
-        Err(unsupported("insert_group"))
-    }
+    fn insert_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError>;
     /// Overwrites a group's attributes (matched by org and id); members are untouched.
-    fn update_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError> {
-        Err(unsupported("update_group"))
-    }
+    fn update_group(&mut self, group: &GroupRecord) -> Result<(), DirectoryError>;
     /// Deletes a group and its memberships; `false` if there was none.
-    fn delete_group(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
-        Err(unsupported("delete_group"))
-    }
+    fn delete_group(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError>;
     /// Adds users (already checked to be users of `org_id`) to a group and
     /// returns those that were not members before, in the order given.
     /// Costs time proportional to `member_ids`, not to the group's size.
@@ -197,22 +179,16 @@ pub trait Tx {
         org_id: i64,
         group_id: &str,
         member_ids: &[String],
-    ) -> Result<Vec<String>, DirectoryError> {
-        Err(unsupported("add_members"))
-    }
+    ) -> Result<Vec<String>, DirectoryError>;
     /// Removes users from a group and returns those that were members, in the order given.
     fn remove_members(
         &mut self,
         org_id: i64,
         group_id: &str,
         member_ids: &[String],
-    ) -> Result<Vec<String>, DirectoryError> {
-        Err(unsupported("remove_members"))
-    }
+    ) -> Result<Vec<String>, DirectoryError>;
     /// Removes every member of a group and returns their ids.
-    fn clear_members(&mut self, org_id: i64, group_id: &str) -> Result<Vec<String>, DirectoryError> {
-        Err(unsupported("clear_members"))
-    }
+    fn clear_members(&mut self, org_id: i64, group_id: &str) -> Result<Vec<String>, DirectoryError>;
     /// Calls `each` for every member of a group, ordered by member id, without
     /// collecting them first (a group may have 100 000 members).
     fn for_each_member(
@@ -220,14 +196,10 @@ pub trait Tx {
         org_id: i64,
         group_id: &str,
         each: &mut dyn FnMut(MemberRef) -> Result<(), DirectoryError>,
-    ) -> Result<(), DirectoryError> {
-        Err(unsupported("for_each_member"))
-    }
+    ) -> Result<(), DirectoryError>;
     /// The groups of each user among `user_ids` (one query for a page of users),
     /// ordered by user, then group displayName.
-    fn groups_of_users(&mut self, org_id: i64, user_ids: &[String]) -> Result<Vec<GroupRef>, DirectoryError> {
-        Err(unsupported("groups_of_users"))
-    }
+    fn groups_of_users(&mut self, org_id: i64, user_ids: &[String]) -> Result<Vec<GroupRef>, DirectoryError>;
 
     // Provisioning log.
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError>;

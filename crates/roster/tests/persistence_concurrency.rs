@@ -195,3 +195,22 @@ fn cli_writes_while_the_server_is_busy() {
     let o = srv.roster_output(&["org", "create", "org0"]);
     assert!(!o.status.success());
 }
+
+/// The per-request log line is batched in memory (crates/roster/src/log_output.rs):
+/// it still reaches stderr, at the latest when the server stops, once per
+/// request, without colour escapes in a file, and never with the token.
+#[test]
+fn request_log_lines_reach_stderr_by_shutdown_without_colour() {
+    let mut srv = TestServer::start();
+    srv.get("/Users?filter=userName+eq+%22nobody%22").scim(200);
+    srv.req_as("rst_not_a_real_key_0000000000000000", Method::GET, "/Users", None).error(401, None);
+    let status = srv.stop();
+    assert!(status.success(), "roster serve exited with {status}");
+    let log = srv.server_log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("roster::http") && l.contains("/Users")).collect();
+    assert_eq!(lines.len(), 2, "one line per request:\n{log}");
+    assert!(lines.iter().any(|l| l.contains("status=200")), "{log}");
+    assert!(lines.iter().any(|l| l.contains("status=401")), "{log}");
+    assert!(!log.contains('\u{1b}'), "no ANSI escapes in a log file:\n{log}");
+    assert!(!log.contains(srv.token()) && !log.contains("rst_not_a_real_key"), "no token in the log:\n{log}");
+}

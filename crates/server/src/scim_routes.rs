@@ -122,19 +122,23 @@ async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -
     // Entra's lookups (`userName eq "…"`) are point reads; other lists may scan.
     let point = q.filter.as_ref().is_some_and(is_point_lookup) && q.count <= 100;
     let work = move |dir: &Directory| {
-        let uq = UserQuery {
-            filter: q.filter.as_ref(),
-            sort_by: q.sort_by.as_ref(),
-            sort_order: q.sort_order,
-            start_index: q.start_index,
-            count: q.count,
-            after: q.cursor.map(Cursor::position),
-        };
-        dir.list_users_linked(org_id, &uq, with_groups)
+        dir.list_users_linked(org_id, &store_query(&q), with_groups)
     };
     let page = if point { app.point_read(work).await? } else { app.blocking(work).await? };
     let resources = page.items.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
     Ok(scim_json(StatusCode::OK, &list_body(&USER, &query, page.total, page.next, resources)))
+}
+
+/// A parsed list query as the directory takes it (users and groups alike).
+fn store_query(q: &ListQuery) -> UserQuery<'_> {
+    UserQuery {
+        filter: q.filter.as_ref(),
+        sort_by: q.sort_by.as_ref(),
+        sort_order: q.sort_order,
+        start_index: q.start_index,
+        count: q.count,
+        after: q.cursor.map(Cursor::position),
+    }
 }
 
 /// The list query in a query string (`GET /Users`, `GET /Groups`).
@@ -275,15 +279,9 @@ async fn search_all(
     let (uq, gq) = (users_q.clone(), groups_q.clone());
     let with_groups = !users_q.projection.omits(&USER, "groups");
     let with_members = !groups_q.projection.omits(&GROUP, "members");
+    // The root search pages by index over both tables (no cursor, checked above).
     fn query(q: &ListQuery, start_index: u64, count: u64) -> UserQuery<'_> {
-        UserQuery {
-            filter: q.filter.as_ref(),
-            sort_by: q.sort_by.as_ref(),
-            sort_order: q.sort_order,
-            start_index,
-            count,
-            after: None,
-        }
+        UserQuery { start_index, count, after: None, ..store_query(q) }
     }
     let (total, users, groups) = app
         .blocking(move |dir| {
@@ -347,15 +345,7 @@ async fn run_group_query(app: &AppState, caller: &ScimCaller, query: ListQuery) 
     let with_members = !query.projection.omits(&GROUP, "members");
     let page = app
         .blocking(move |dir| {
-            let gq = UserQuery {
-                filter: q.filter.as_ref(),
-                sort_by: q.sort_by.as_ref(),
-                sort_order: q.sort_order,
-                start_index: q.start_index,
-                count: q.count,
-                after: q.cursor.map(Cursor::position),
-            };
-            dir.list_groups(org_id, &gq, with_members)
+            dir.list_groups(org_id, &store_query(&q), with_members)
         })
         .await?;
     let resources = page.items.iter().map(|g| group_json(app, g, &query.projection)).collect();

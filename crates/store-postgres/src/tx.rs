@@ -14,7 +14,6 @@ use directory::{
 };
 use postgres::types::ToSql;
 use postgres::Row;
-use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
 use serde_json::Value;
 
 pub struct PgTx<'c> {
@@ -71,7 +70,7 @@ impl<'c> PgTx<'c> {
     /// Rewrites the `user_emails` rows of a user.
     fn sync_emails(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
         self.execute("DELETE FROM user_emails WHERE user_id = $1", &[&user.id]).map_err(|e| self.err(e))?;
-        let values = email_values(&user.scim);
+        let values = user.email_values();
         if values.is_empty() {
             return Ok(());
         }
@@ -341,23 +340,6 @@ fn event_from_row(row: &Row) -> Result<Event, DirectoryError> {
     })
 }
 
-/// Every email value of a SCIM user, folded, without duplicates.
-fn email_values(scim: &Value) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Some(items) = scim.get("emails").and_then(Value::as_array) {
-        for item in items {
-            let value = item.get("value").or(if item.is_string() { Some(item) } else { None });
-            if let Some(v) = value.and_then(Value::as_str) {
-                let folded = v.to_lowercase();
-                if !out.contains(&folded) {
-                    out.push(folded);
-                }
-            }
-        }
-    }
-    out
-}
-
 const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, \
      email, external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, \
      created, last_modified, created_at, last_modified_at, version) \
@@ -369,15 +351,6 @@ const UPDATE_USER: &str = "UPDATE users SET user_name = $3, user_name_folded = $
      activated = $12, password_expired = $13, scim = $14, fields = $15, doc = $16::text::jsonb, created = $17, \
      last_modified = $18, created_at = $19::text::timestamptz, last_modified_at = $20::text::timestamptz, \
      version = $21 WHERE id = $1 AND org_id = $2";
-
-/// A cursor page from up to `count + 1` rows with their positions: the extra
-/// row only says that another page follows.
-fn keyset_page<T>(total: u64, mut rows: Vec<(T, i64)>, count: u64) -> Page<T> {
-    let more = rows.len() as u64 > count;
-    rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
-    let next = if more { rows.last().map(|(_, seq)| *seq) } else { None };
-    Page { total, items: rows.into_iter().map(|(item, _)| item).collect(), next }
-}
 
 impl PgTx<'_> {
     /// `totalResults` of a user query: the organisation's counter without a
@@ -550,7 +523,7 @@ impl Tx for PgTx<'_> {
             let sql = b.keyset_sql(&pred, after, q.count.saturating_add(1));
             let rows =
                 self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((user_from_row(row)?, get(row, 16)?)))?;
-            return Ok(keyset_page(total, rows, q.count));
+            return Ok(Page::keyset(total, rows, q.count));
         }
         if q.count == 0 {
             return Ok(Page::indexed(self.users_total(org_id, q.filter.is_some(), &pred, &pred_params)?, Vec::new()));
@@ -660,7 +633,7 @@ impl Tx for PgTx<'_> {
             c.created_at.push(normalize_instant(&u.created));
             c.last_modified_at.push(normalize_instant(&u.last_modified));
             c.version.push(u.version);
-            for v in email_values(&u.scim) {
+            for v in u.email_values() {
                 e_org.push(u.org_id);
                 e_user.push(u.id.clone());
                 e_value.push(v);
@@ -762,24 +735,7 @@ impl Tx for PgTx<'_> {
         }
         let now = directory::now_rfc3339();
         for mut user in managed {
-            if let Some(attrs) = user.scim.as_object_mut() {
-                let ext_key = attrs.keys().find(|k| k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA_URN)).cloned();
-                if let Some(key) = ext_key {
-                    let now_empty = match attrs.get_mut(&key).and_then(Value::as_object_mut) {
-                        Some(ext) => {
-                            ext.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
-                            ext.is_empty()
-                        }
-                        None => false,
-                    };
-                    if now_empty {
-                        attrs.shift_remove(&key);
-                    }
-                }
-            }
-            if let Some(f) = user.fields.as_object_mut() {
-                f.shift_remove("manager");
-            }
+            user.remove_manager();
             user.manager_id = None;
             user.version += 1;
             user.last_modified = now.clone();
@@ -842,7 +798,7 @@ impl Tx for PgTx<'_> {
             let sql = group_query::keyset_sql(&mut b, &pred, after, q.count.saturating_add(1));
             let rows =
                 self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((group_from_row(row)?, get(row, 8)?)))?;
-            return Ok(keyset_page(total, rows, q.count));
+            return Ok(Page::keyset(total, rows, q.count));
         }
         let offset = q.start_index.saturating_sub(1);
         if q.count == 0 || offset >= total {

@@ -13,7 +13,6 @@ use directory::{
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use scim::schema::ENTERPRISE_USER_SCHEMA_URN;
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -243,32 +242,6 @@ fn user_write_error(e: rusqlite::Error, user: &UserRecord) -> DirectoryError {
     DirectoryError::Conflict(detail)
 }
 
-/// Every email value of a SCIM user, folded, without duplicates.
-fn email_values(scim: &Value) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Some(items) = scim.get("emails").and_then(Value::as_array) {
-        for item in items {
-            let value = item.get("value").or(if item.is_string() { Some(item) } else { None });
-            if let Some(v) = value.and_then(Value::as_str) {
-                let folded = v.to_lowercase();
-                if !out.contains(&folded) {
-                    out.push(folded);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A cursor page from up to `count + 1` rows with their positions: the extra
-/// row only says that another page follows.
-fn keyset_page<T>(total: u64, mut rows: Vec<(T, i64)>, count: u64) -> Page<T> {
-    let more = rows.len() as u64 > count;
-    rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
-    let next = if more { rows.last().map(|(_, seq)| *seq) } else { None };
-    Page { total, items: rows.into_iter().map(|(item, _)| item).collect(), next }
-}
-
 impl SqliteTx<'_> {
     /// The maintained number of users or groups (`column`) of an organisation
     /// (see migration 3); `None` if the organisation has no counter row.
@@ -295,7 +268,7 @@ impl SqliteTx<'_> {
             .conn
             .prepare_cached("INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (?, ?, ?)")
             .map_err(db_error)?;
-        for value in email_values(&user.scim) {
+        for value in user.email_values() {
             insert.execute(params![user.org_id, user.id, value]).map_err(db_error)?;
         }
         Ok(())
@@ -495,7 +468,7 @@ impl Tx for SqliteTx<'_> {
             let rows = self.query_all(&query::keyset_sql(&pred.sql), query::bind(&params), |row| {
                 Ok((user_from_row(row)?, row.get::<_, i64>(16).map_err(db_error)?))
             })?;
-            return Ok(keyset_page(total, rows, q.count));
+            return Ok(Page::keyset(total, rows, q.count));
         }
         if q.count == 0 {
             return Ok(Page::indexed(count_all(self)?, Vec::new()));
@@ -598,24 +571,7 @@ impl Tx for SqliteTx<'_> {
             )
             .map_err(db_error)?;
         for (seq, mut scim, mut fields) in managed {
-            if let Some(attrs) = scim.as_object_mut() {
-                let ext_key = attrs.keys().find(|k| k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA_URN)).cloned();
-                if let Some(key) = ext_key {
-                    let now_empty = match attrs.get_mut(&key).and_then(Value::as_object_mut) {
-                        Some(ext) => {
-                            ext.retain(|k, _| !k.eq_ignore_ascii_case("manager"));
-                            ext.is_empty()
-                        }
-                        None => false,
-                    };
-                    if now_empty {
-                        attrs.shift_remove(&key);
-                    }
-                }
-            }
-            if let Some(f) = fields.as_object_mut() {
-                f.shift_remove("manager");
-            }
+            directory::model::remove_manager(&mut scim, &mut fields);
             update.execute(params![json_text(&scim)?, json_text(&fields)?, now, seq]).map_err(db_error)?;
         }
         Ok(())
@@ -673,7 +629,7 @@ impl Tx for SqliteTx<'_> {
             let rows = self.query_all(&group_query::keyset_sql(&pred.sql), query::bind(&params), |row| {
                 Ok((group_from_row(row)?, row.get::<_, i64>(8).map_err(db_error)?))
             })?;
-            return Ok(keyset_page(total, rows, q.count));
+            return Ok(Page::keyset(total, rows, q.count));
         }
         let offset = q.start_index.saturating_sub(1);
         if q.count == 0 || offset >= total {
