@@ -62,6 +62,14 @@ impl<T> Page<T> {
     }
 }
 
+/// The total an index page implies by itself, if it does: a page shorter
+/// than `count` that starts inside the matches ends them, so a store needs
+/// no count query (the common case of a lookup).
+pub fn total_of_short_page(offset: u64, count: u64, found: usize) -> Option<u64> {
+    let found = found as u64;
+    (found < count && (found > 0 || offset == 0)).then_some(offset + found)
+}
+
 /// A group query: the same shape as a user query. The filter is evaluated
 /// against the group with its members, so `members eq "id"` and
 /// `members[value eq "id"]` work (and should be answered from the

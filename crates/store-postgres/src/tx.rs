@@ -352,6 +352,13 @@ const UPDATE_USER: &str = "UPDATE users SET user_name = $3, user_name_folded = $
      last_modified = $18, created_at = $19::text::timestamptz, last_modified_at = $20::text::timestamptz, \
      version = $21 WHERE id = $1 AND org_id = $2";
 
+/// The ids of `hit` in the order of `given`, once each. Sets, not
+/// `Vec::contains`: a PATCH may add 100 000 members at once.
+fn in_given_order(given: &[String], hit: Vec<String>) -> Vec<String> {
+    let mut hit: std::collections::HashSet<String> = hit.into_iter().collect();
+    given.iter().filter(|id| hit.remove(*id)).cloned().collect()
+}
+
 impl PgTx<'_> {
     /// `totalResults` of a user query: the organisation's counter without a
     /// filter, else a count of the matches (documented: it scans them).
@@ -547,13 +554,9 @@ impl Tx for PgTx<'_> {
             let sql = b.page_sql(&pred, &order, &from_extra, q.count, offset);
             self.query_all(&sql, &Builder::bind(&b.params), user_from_row)?
         };
-        // A short page that starts inside the result set ends it: the total
-        // follows without a second query (the common case of a lookup).
-        let short = (users.len() as u64) < q.count && (!users.is_empty() || offset == 0);
-        let total = if short {
-            offset + users.len() as u64
-        } else {
-            self.users_total(org_id, q.filter.is_some(), &pred, &pred_params)?
+        let total = match directory::store::total_of_short_page(offset, q.count, users.len()) {
+            Some(total) => total,
+            None => self.users_total(org_id, q.filter.is_some(), &pred, &pred_params)?,
         };
         Ok(Page::indexed(total, users))
     }
@@ -868,14 +871,7 @@ impl Tx for PgTx<'_> {
             &[&org_id, &group_id, &member_ids],
             |row| get(row, 0),
         )?;
-        // In the order given, once each.
-        let mut out: Vec<String> = Vec::with_capacity(added.len());
-        for id in member_ids {
-            if added.contains(id) && !out.contains(id) {
-                out.push(id.clone());
-            }
-        }
-        Ok(out)
+        Ok(in_given_order(member_ids, added))
     }
 
     fn remove_members(
@@ -893,13 +889,7 @@ impl Tx for PgTx<'_> {
             &[&group_id, &org_id, &member_ids],
             |row| get(row, 0),
         )?;
-        let mut out: Vec<String> = Vec::with_capacity(removed.len());
-        for id in member_ids {
-            if removed.contains(id) && !out.contains(id) {
-                out.push(id.clone());
-            }
-        }
-        Ok(out)
+        Ok(in_given_order(member_ids, removed))
     }
 
     fn clear_members(&mut self, org_id: i64, group_id: &str) -> Result<Vec<String>, DirectoryError> {

@@ -495,10 +495,10 @@ impl Tx for SqliteTx<'_> {
             params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
             self.query_all(&query::page_sql(&pred.sql, &order), query::bind(&params), user_from_row)?
         };
-        // A short page that starts inside the result set ends it: the total
-        // follows without a second query (the common case of a lookup).
-        let short = (users.len() as u64) < q.count && (!users.is_empty() || offset == 0);
-        let total = if short { offset + users.len() as u64 } else { count_all(self)? };
+        let total = match directory::store::total_of_short_page(offset, q.count, users.len()) {
+            Some(total) => total,
+            None => count_all(self)?,
+        };
         Ok(Page::indexed(total, users))
     }
 
