@@ -352,7 +352,7 @@ impl Builder {
                         strings(&text, op, &p)
                     }
                 };
-                let boolean = match (op, parse_bool(s)) {
+                let boolean = match (op, scim::filter::parse_bool(s)) {
                     (CompareOp::Eq, Some(b)) => format!("{v} = '{b}'::jsonb"),
                     (CompareOp::Ne, Some(b)) => format!("{v} <> '{b}'::jsonb"),
                     _ => mismatch.to_string(),
@@ -490,23 +490,10 @@ fn strings(x: &str, op: CompareOp, p: &str) -> String {
     }
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// A string that the filter grammar would read as a number, as numeric text.
+/// A string that the filter grammar would read as a number, as numeric text
+/// (the grammar's own reading, so SQL and the evaluator agree).
 fn parse_number(s: &str) -> Option<String> {
-    if s.trim() != s {
-        return None;
-    }
-    let n: serde_json::Number = serde_json::from_str(s).ok()?;
-    Some(n.to_string())
+    scim::filter::parse_number(s).map(|n| n.to_string())
 }
 
 #[cfg(test)]

@@ -154,7 +154,8 @@ fn is_present(value: &Value) -> bool {
     }
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
+/// A boolean as the filter reads a string compared with one (`"True"`, `"false"`).
+pub fn parse_bool(s: &str) -> Option<bool> {
     if s.eq_ignore_ascii_case("true") {
         Some(true)
     } else if s.eq_ignore_ascii_case("false") {

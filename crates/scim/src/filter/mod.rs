@@ -15,7 +15,8 @@ mod eval;
 mod parse;
 mod print;
 
-pub use eval::parse_instant;
+pub use eval::{parse_bool, parse_instant};
+pub use parse::parse_number;
 
 use crate::schema::{AttrPath, Attribute, ResourceType};
 use crate::ScimError;

@@ -352,7 +352,7 @@ impl Parser {
 /// A JSON number (RFC 8259 grammar), or `None` (also for floats out of range).
 /// Floats are parsed by the standard library, which rounds correctly, so that
 /// printing and re-parsing a number gives the same value.
-pub(super) fn parse_number(s: &str) -> Option<serde_json::Number> {
+pub fn parse_number(s: &str) -> Option<serde_json::Number> {
     let b = s.as_bytes();
     let mut i = usize::from(b.first() == Some(&b'-'));
     let digits = |i: &mut usize| {
