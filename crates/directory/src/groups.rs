@@ -222,11 +222,7 @@ impl Directory {
 
     /// A group of `org` by id; its members only if `with_members`.
     pub fn get_group(&self, org_id: i64, id: &str, with_members: bool) -> Result<GroupView, DirectoryError> {
-        store::read(self.store.as_ref(), |tx| {
-            let group = load_group(tx, org_id, id)?;
-            let members = if with_members { Some(members_of(tx, org_id, id)?) } else { None };
-            Ok(GroupView { group, members })
-        })
+        store::read(self.store.as_ref(), |tx| read_group(tx, org_id, id, with_members))
     }
 
     /// A page of groups and the total number of matches; members only if `with_members`.
@@ -236,15 +232,7 @@ impl Directory {
         query: &GroupQuery<'_>,
         with_members: bool,
     ) -> Result<Page<GroupView>, DirectoryError> {
-        store::read(self.store.as_ref(), |tx| {
-            let page = tx.query_groups(org_id, query)?;
-            let mut out = Vec::with_capacity(page.items.len());
-            for group in page.items {
-                let members = if with_members { Some(members_of(tx, org_id, &group.id)?) } else { None };
-                out.push(GroupView { group, members });
-            }
-            Ok(Page { total: page.total, items: out, next: page.next })
-        })
+        store::read(self.store.as_ref(), |tx| read_groups(tx, org_id, query, with_members))
     }
 }
 
@@ -287,6 +275,29 @@ pub fn render_group(group: &GroupRecord, members: Option<&[MemberRef]>, base_url
         }),
     );
     Value::Object(out)
+}
+
+/// [`Directory::get_group`] inside a transaction the caller holds.
+pub fn read_group(tx: &mut dyn Tx, org_id: i64, id: &str, with_members: bool) -> Result<GroupView, DirectoryError> {
+    let group = load_group(tx, org_id, id)?;
+    let members = if with_members { Some(members_of(tx, org_id, id)?) } else { None };
+    Ok(GroupView { group, members })
+}
+
+/// [`Directory::list_groups`] inside a transaction the caller holds.
+pub fn read_groups(
+    tx: &mut dyn Tx,
+    org_id: i64,
+    query: &GroupQuery<'_>,
+    with_members: bool,
+) -> Result<Page<GroupView>, DirectoryError> {
+    let page = tx.query_groups(org_id, query)?;
+    let mut out = Vec::with_capacity(page.items.len());
+    for group in page.items {
+        let members = if with_members { Some(members_of(tx, org_id, &group.id)?) } else { None };
+        out.push(GroupView { group, members });
+    }
+    Ok(Page { total: page.total, items: out, next: page.next })
 }
 
 fn load_group(tx: &mut dyn Tx, org_id: i64, id: &str) -> Result<GroupRecord, DirectoryError> {

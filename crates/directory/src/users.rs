@@ -259,11 +259,7 @@ impl Directory {
         id: &str,
         with_groups: bool,
     ) -> Result<(UserRecord, UserLinks), DirectoryError> {
-        store::read(self.store.as_ref(), |tx| {
-            let user = load(tx, org_id, id)?;
-            let mut links = user_links(tx, org_id, std::slice::from_ref(&user), with_groups)?;
-            Ok((user, links.pop().unwrap_or_default()))
-        })
+        store::read(self.store.as_ref(), |tx| read_user_linked(tx, org_id, id, with_groups))
     }
 
     /// A page of users with their links, looked up in two queries for the whole page.
@@ -273,11 +269,7 @@ impl Directory {
         query: &UserQuery<'_>,
         with_groups: bool,
     ) -> Result<Page<(UserRecord, UserLinks)>, DirectoryError> {
-        store::read(self.store.as_ref(), |tx| {
-            let page = tx.query_users(org_id, query)?;
-            let links = user_links(tx, org_id, &page.items, with_groups)?;
-            Ok(Page { total: page.total, items: page.items.into_iter().zip(links).collect(), next: page.next })
-        })
+        store::read(self.store.as_ref(), |tx| read_users_linked(tx, org_id, query, with_groups))
     }
 
     /// The links of one user just written (for the response to a write).
@@ -297,6 +289,30 @@ impl Directory {
         let event = Event::failure(actor, event_type, subject, &err.to_scim());
         let _ = store::write(self.store.as_ref(), |tx| tx.append_event(&event));
     }
+}
+
+/// [`Directory::get_user_linked`] inside a transaction the caller holds.
+pub fn read_user_linked(
+    tx: &mut dyn Tx,
+    org_id: i64,
+    id: &str,
+    with_groups: bool,
+) -> Result<(UserRecord, UserLinks), DirectoryError> {
+    let user = load(tx, org_id, id)?;
+    let mut links = user_links(tx, org_id, std::slice::from_ref(&user), with_groups)?;
+    Ok((user, links.pop().unwrap_or_default()))
+}
+
+/// [`Directory::list_users_linked`] inside a transaction the caller holds.
+pub fn read_users_linked(
+    tx: &mut dyn Tx,
+    org_id: i64,
+    query: &UserQuery<'_>,
+    with_groups: bool,
+) -> Result<Page<(UserRecord, UserLinks)>, DirectoryError> {
+    let page = tx.query_users(org_id, query)?;
+    let links = user_links(tx, org_id, &page.items, with_groups)?;
+    Ok(Page { total: page.total, items: page.items.into_iter().zip(links).collect(), next: page.next })
 }
 
 /// What rendering a user needs from other records: its groups (the

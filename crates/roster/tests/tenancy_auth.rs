@@ -78,11 +78,18 @@ fn roles_that_cannot_provision_get_403() {
     let srv = TestServer::start();
     let u = srv.create(&simple_user("target"));
     let id = u["id"].as_str().unwrap().to_string();
+    let group = srv.post("/Groups", &json!({"displayName": "Staff"})).scim(201);
+    let gid = group["id"].as_str().unwrap().to_string();
     for role in ["help-desk", "read-only"] {
         let key = srv.new_key("default", role);
         for (m, path, body) in [
             (Method::GET, "/Users".to_string(), None),
             (Method::GET, format!("/Users/{id}"), None),
+            // Point reads authenticate inside their read: the same refusal.
+            (Method::GET, "/Users?filter=userName+eq+%22target%22".to_string(), None),
+            (Method::GET, "/Groups?filter=displayName+eq+%22Staff%22&excludedAttributes=members".to_string(), None),
+            (Method::GET, format!("/Groups/{gid}?excludedAttributes=members"), None),
+            (Method::GET, format!("/Groups/{gid}"), None),
             (Method::POST, "/Users".to_string(), Some(simple_user("nope"))),
             (
                 Method::PATCH,
@@ -101,6 +108,10 @@ fn roles_that_cannot_provision_get_403() {
         let body = simple_user(&format!("by-{role}"));
         srv.req_as(&key, Method::POST, "/Users", Some(&body)).scim(201);
         srv.req_as(&key, Method::GET, &format!("/Users/{id}"), None).scim(200);
+        let found = srv.req_as(&key, Method::GET, "/Users?filter=userName+eq+%22target%22", None).scim(200);
+        assert_eq!(found["Resources"][0]["id"], json!(id));
+        let path = format!("/Groups/{gid}?excludedAttributes=members");
+        assert_eq!(srv.req_as(&key, Method::GET, &path, None).scim(200)["displayName"], json!("Staff"));
     }
 }
 
@@ -113,6 +124,14 @@ fn missing_wrong_and_revoked_tokens_get_401() {
     assert!(r.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")), "{:?}", r.headers);
     srv.req_as("rst_not_a_real_key_0000000000000000", Method::GET, "/Users", None).error(401, None);
     srv.req_as(&format!("{}x", srv.token()), Method::GET, "/Users", None).error(401, None);
+    // A wrong key learns nothing, not even that its filter is malformed.
+    srv.req_as("rst_not_a_real_key_0000000000000000", Method::GET, "/Users?filter=userName+eq", None).error(401, None);
+    srv.req_as("rst_not_a_real_key_0000000000000000", Method::GET, "/Groups?filter=(", None).error(401, None);
+    let target = srv.create(&simple_user("target"));
+    let target_path = format!("/Users/{}", target["id"].as_str().unwrap());
+    srv.req_as("rst_not_a_real_key_0000000000000000", Method::GET, &target_path, None).error(401, None);
+    let lookup = "/Users?filter=userName+eq+%22target%22";
+    srv.req_as("rst_not_a_real_key_0000000000000000", Method::GET, lookup, None).error(401, None);
     // Okta's "bad Authorization value" step: a non-Bearer scheme.
     let r = srv.client.get(&url).header("Authorization", "Basic dXNlcjpwYXNz").send().unwrap();
     assert_eq!(r.status().as_u16(), 401);
@@ -120,18 +139,22 @@ fn missing_wrong_and_revoked_tokens_get_401() {
     assert_eq!(r.status().as_u16(), 401);
     // Writes too, and nothing is written.
     srv.send_raw(Method::POST, &url, None, None, Some(serde_json::to_vec(&simple_user("x")).unwrap())).error(401, None);
-    assert_eq!(srv.get("/Users").scim(200)["totalResults"], json!(0));
-    // Revocation.
+    assert_eq!(srv.get("/Users").scim(200)["totalResults"], json!(1));
+    // Revocation, seen by every kind of read (cached authentication included).
     let key = srv.new_key("default", "administrator");
     srv.req_as(&key, Method::GET, "/Users", None).scim(200);
+    srv.req_as(&key, Method::GET, lookup, None).scim(200);
+    srv.req_as(&key, Method::GET, &target_path, None).scim(200);
     let list = srv.roster(&["apikey", "list", "--org", "default"]);
     assert!(!list.contains(&key), "apikey list shows a key: {list}");
     let hint_line = list.lines().filter(|l| l.contains("tests")).collect::<Vec<_>>();
     assert_eq!(hint_line.len(), 1, "{list}");
     let key_id = hint_line[0].split('\t').next().unwrap();
     srv.roster(&["apikey", "revoke", "--org", "default", key_id]);
-    let e = srv.req_as(&key, Method::GET, "/Users", None).error(401, None);
-    assert!(e["detail"].as_str().unwrap().contains("revoked"), "{e}");
+    for path in ["/Users", lookup, &target_path] {
+        let e = srv.req_as(&key, Method::GET, path, None).error(401, None);
+        assert!(e["detail"].as_str().unwrap().contains("revoked"), "{path}: {e}");
+    }
     assert!(srv.roster(&["apikey", "list", "--org", "default"]).contains("revoked"));
     // The bootstrap key still works; revoking twice fails.
     srv.get("/Users").scim(200);

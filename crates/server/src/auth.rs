@@ -6,7 +6,9 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use directory::Actor;
+use crate::logging::OrgSlot;
+use directory::admin::{Authenticated, AuthenticatedRead};
+use directory::{Actor, DirectoryError, Tx};
 use scim::ScimError;
 
 /// A caller allowed to provision.
@@ -24,10 +26,18 @@ fn token_from(parts: &Parts) -> Option<String> {
     parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string())
 }
 
-impl FromRequestParts<AppState> for ScimCaller {
+/// The key a request presents, before it is checked, and where the log line
+/// learns the caller's organisation. Handlers that authenticate inside their
+/// own read take this instead of [`ScimCaller`].
+pub struct Credentials {
+    token: String,
+    log_slot: Option<OrgSlot>,
+}
+
+impl FromRequestParts<AppState> for Credentials {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(token) = token_from(parts) else {
             return Err(ApiError(ScimError::status(
                 401,
@@ -35,28 +45,84 @@ impl FromRequestParts<AppState> for ScimCaller {
                  Token in Entra ID).",
             )));
         };
-        let authenticated =
-            state.point_read(move |dir| directory::admin::authenticate(dir.store.as_ref(), &dir.auth_cache, &token)).await?;
-        let Some(auth) = authenticated else {
-            return Err(ApiError(ScimError::status(
-                401,
-                "The API key is not valid: it is unknown, revoked or expired. Create a new key with `roster apikey \
-                 create` and paste it as the Secret Token.",
-            )));
-        };
-        if !auth.key.role.can_provision() {
-            return Err(ApiError(ScimError::status(
-                403,
-                format!(
-                    "This key has the role {}, which may not provision users. SCIM needs a key with the role \
-                     admin-with-billing, administrator or manager.",
-                    auth.key.role.as_str()
-                ),
-            )));
-        }
-        if let Some(slot) = parts.extensions.get::<crate::logging::OrgSlot>() {
-            let _ = slot.0.set(auth.org.name.clone());
-        }
-        Ok(ScimCaller(Actor { org: auth.org, key_id: auth.key.id, key_name: auth.key.name, source: "scim".into() }))
+        Ok(Credentials { token, log_slot: parts.extensions.get::<OrgSlot>().cloned() })
     }
+}
+
+impl FromRequestParts<AppState> for ScimCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let credentials = Credentials::from_request_parts(parts, state).await?;
+        state.caller(credentials).await.map(ScimCaller)
+    }
+}
+
+impl AppState {
+    /// Authenticates `credentials` for provisioning.
+    pub(crate) async fn caller(&self, credentials: Credentials) -> Result<Actor, ApiError> {
+        let token = credentials.token;
+        let found =
+            self.point_read(move |dir| directory::admin::authenticate(dir.store.as_ref(), &dir.auth_cache, &token)).await?;
+        admit(found, credentials.log_slot.as_ref())
+    }
+
+    /// Authenticates `credentials` for provisioning and runs the point read
+    /// `work` for the caller's organisation, both in one read transaction.
+    pub(crate) async fn authorized_point_read<T: Send + 'static>(
+        &self,
+        credentials: Credentials,
+        mut work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
+    ) -> Result<(Actor, T), ApiError> {
+        let token = credentials.token;
+        let read = self
+            .point_read(move |dir| {
+                Ok(directory::admin::read_authenticated(
+                    dir.store.as_ref(),
+                    &dir.auth_cache,
+                    &token,
+                    |auth| auth.key.role.can_provision(),
+                    |tx, auth| work(tx, auth.org.id),
+                ))
+            })
+            .await?;
+        // A store failure before the key was checked is not a bad key.
+        let read = match read {
+            AuthenticatedRead { caller: None, result: Err(e) } => return Err(ApiError::from(e)),
+            read => read,
+        };
+        let actor = admit(read.caller, credentials.log_slot.as_ref())?;
+        match read.result {
+            Ok(Some(value)) => Ok((actor, value)),
+            Err(e) => Err(ApiError::from(e)),
+            // `admit` and the predicate above are the same rule.
+            Ok(None) => Err(ApiError(ScimError::status(500, "Internal error; the request was not applied."))),
+        }
+    }
+}
+
+/// The caller a provisioning request acts as: 401 without a valid key, 403
+/// for a role that may not provision.
+fn admit(found: Option<Authenticated>, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
+    let Some(auth) = found else {
+        return Err(ApiError(ScimError::status(
+            401,
+            "The API key is not valid: it is unknown, revoked or expired. Create a new key with `roster apikey \
+             create` and paste it as the Secret Token.",
+        )));
+    };
+    if !auth.key.role.can_provision() {
+        return Err(ApiError(ScimError::status(
+            403,
+            format!(
+                "This key has the role {}, which may not provision users. SCIM needs a key with the role \
+                 admin-with-billing, administrator or manager.",
+                auth.key.role.as_str()
+            ),
+        )));
+    }
+    if let Some(slot) = log_slot {
+        let _ = slot.0.set(auth.org.name.clone());
+    }
+    Ok(Actor { org: auth.org, key_id: auth.key.id, key_name: auth.key.name, source: "scim".into() })
 }

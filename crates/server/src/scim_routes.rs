@@ -1,6 +1,6 @@
 //! The SCIM 2.0 endpoints under `/scim/v2`.
 
-use crate::auth::ScimCaller;
+use crate::auth::{Credentials, ScimCaller};
 use crate::body::ScimJson;
 use crate::error::{method_not_allowed, scim_json, ApiError};
 use crate::AppState;
@@ -9,10 +9,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use directory::groups::{render_group, GroupView};
-use directory::store::UserQuery;
-use directory::users::{render_user_linked, UserLinks};
-use directory::{Directory, UserRecord};
+use directory::groups::{read_group, read_groups, render_group, GroupView};
+use directory::store::{Page, UserQuery};
+use directory::users::{read_user_linked, read_users_linked, render_user_linked, UserLinks};
+use directory::UserRecord;
 use scim::filter::{CompareOp, Filter};
 use scim::list::{cursor_list_response, encode_cursor, list_response, Cursor, ListQuery};
 use scim::patch::PatchRequest;
@@ -42,12 +42,14 @@ pub fn routes() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// A filter that is one equality on an indexed key: `userName`, `id`,
-/// `externalId` (or a group's `displayName`).
-fn is_point_lookup(filter: &Filter) -> bool {
+/// A filter that is one equality on an indexed key: `id`, `externalId`, and
+/// a user's `userName` or a group's `displayName`.
+fn is_point_lookup(rt: &ResourceType, filter: &Filter) -> bool {
+    let name_key = if rt.name == GROUP.name { "displayName" } else { "userName" };
     matches!(filter, Filter::Compare(path, CompareOp::Eq, _)
         if path.sub_attr.is_none()
-            && ["userName", "id", "externalId", "displayName"].iter().any(|k| path.attr.eq_ignore_ascii_case(k)))
+            && path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(rt.schema.id))
+            && [name_key, "id", "externalId"].iter().any(|k| path.attr.eq_ignore_ascii_case(k)))
 }
 
 /// Decodes a query string: `+` is a space (Entra form-encodes filters).
@@ -115,18 +117,18 @@ fn with_user_headers(mut resp: Response, app: &AppState, user: &UserRecord, crea
     resp
 }
 
+/// Answers a user list query whose caller is known.
 async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ApiError> {
     let org_id = caller.0.org.id;
     let q = query.clone();
     let with_groups = !query.projection.omits(&USER, "groups");
-    // Entra's lookups (`userName eq "…"`) are point reads; other lists may scan.
-    let point = q.filter.as_ref().is_some_and(is_point_lookup) && q.count <= 100;
-    let work = move |dir: &Directory| {
-        dir.list_users_linked(org_id, &store_query(&q), with_groups)
-    };
-    let page = if point { app.point_read(work).await? } else { app.blocking(work).await? };
+    let page = app.blocking(move |dir| dir.list_users_linked(org_id, &store_query(&q), with_groups)).await?;
+    Ok(user_page_response(app, &query, &page))
+}
+
+fn user_page_response(app: &AppState, query: &ListQuery, page: &Page<(UserRecord, UserLinks)>) -> Response {
     let resources = page.items.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
-    Ok(scim_json(StatusCode::OK, &list_body(&USER, &query, page.total, page.next, resources)))
+    scim_json(StatusCode::OK, &list_body(&USER, query, page.total, page.next, resources))
 }
 
 /// A parsed list query as the directory takes it (users and groups alike).
@@ -157,11 +159,31 @@ fn list_body(rt: &ResourceType, query: &ListQuery, total: u64, next: Option<i64>
 
 async fn list_users(
     State(app): State<AppState>,
-    caller: ScimCaller,
+    credentials: Credentials,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = list_query(&USER, &raw, &app)?;
-    run_user_query(&app, &caller, query).await
+    let query = match list_query(&USER, &raw, &app) {
+        Ok(query) => query,
+        // A caller without a valid key learns nothing, not even that its filter is wrong.
+        Err(e) => {
+            app.caller(credentials).await?;
+            return Err(e);
+        }
+    };
+    // Entra's lookups (`userName eq "…"`) are point reads: authenticated in the same transaction.
+    let point = query.filter.as_ref().is_some_and(|f| is_point_lookup(&USER, f)) && query.count <= 100;
+    if !point {
+        let caller = ScimCaller(app.caller(credentials).await?);
+        return run_user_query(&app, &caller, query).await;
+    }
+    let q = query.clone();
+    let with_groups = !query.projection.omits(&USER, "groups");
+    let (_, page) = app
+        .authorized_point_read(credentials, move |tx, org_id| {
+            read_users_linked(tx, org_id, &store_query(&q), with_groups)
+        })
+        .await?;
+    Ok(user_page_response(&app, &query, &page))
 }
 
 async fn search_users(
@@ -175,14 +197,15 @@ async fn search_users(
 
 async fn get_user(
     State(app): State<AppState>,
-    caller: ScimCaller,
+    credentials: Credentials,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let org_id = caller.0.org.id;
     let projection = projection_from(&USER, &raw);
     let with_groups = !projection.omits(&USER, "groups");
-    let (user, links) = app.point_read(move |dir| dir.get_user_linked(org_id, &id, with_groups)).await?;
+    let (_, (user, links)) = app
+        .authorized_point_read(credentials, move |tx, org_id| read_user_linked(tx, org_id, &id, with_groups))
+        .await?;
     let body = user_json(&app, &user, &links, &projection);
     Ok(with_user_headers(scim_json(StatusCode::OK, &body), &app, &user, false))
 }
@@ -341,24 +364,41 @@ fn asks_for_attributes(raw: &Option<String>) -> bool {
 async fn run_group_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ApiError> {
     let org_id = caller.0.org.id;
     let q = query.clone();
-    // `excludedAttributes=members` (Entra's every lookup) never reads a member list.
     let with_members = !query.projection.omits(&GROUP, "members");
-    let page = app
-        .blocking(move |dir| {
-            dir.list_groups(org_id, &store_query(&q), with_members)
-        })
-        .await?;
+    let page = app.blocking(move |dir| dir.list_groups(org_id, &store_query(&q), with_members)).await?;
+    Ok(group_page_response(app, &query, &page))
+}
+
+fn group_page_response(app: &AppState, query: &ListQuery, page: &Page<GroupView>) -> Response {
     let resources = page.items.iter().map(|g| group_json(app, g, &query.projection)).collect();
-    Ok(scim_json(StatusCode::OK, &list_body(&GROUP, &query, page.total, page.next, resources)))
+    scim_json(StatusCode::OK, &list_body(&GROUP, query, page.total, page.next, resources))
 }
 
 async fn list_groups(
     State(app): State<AppState>,
-    caller: ScimCaller,
+    credentials: Credentials,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = list_query(&GROUP, &raw, &app)?;
-    run_group_query(&app, &caller, query).await
+    let query = match list_query(&GROUP, &raw, &app) {
+        Ok(query) => query,
+        Err(e) => {
+            app.caller(credentials).await?;
+            return Err(e);
+        }
+    };
+    // `excludedAttributes=members` (Entra's every lookup) never reads a member
+    // list, and a lookup by displayName is then a point read.
+    let with_members = !query.projection.omits(&GROUP, "members");
+    let point = !with_members && query.filter.as_ref().is_some_and(|f| is_point_lookup(&GROUP, f)) && query.count <= 100;
+    if !point {
+        let caller = ScimCaller(app.caller(credentials).await?);
+        return run_group_query(&app, &caller, query).await;
+    }
+    let q = query.clone();
+    let (_, page) = app
+        .authorized_point_read(credentials, move |tx, org_id| read_groups(tx, org_id, &store_query(&q), false))
+        .await?;
+    Ok(group_page_response(&app, &query, &page))
 }
 
 async fn search_groups(
@@ -372,18 +412,18 @@ async fn search_groups(
 
 async fn get_group(
     State(app): State<AppState>,
-    caller: ScimCaller,
+    credentials: Credentials,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let org_id = caller.0.org.id;
     let projection = projection_from(&GROUP, &raw);
     let with_members = !projection.omits(&GROUP, "members");
     // Without members a group read is a point read; 100 000 members are not.
     let view = if with_members {
+        let org_id = app.caller(credentials).await?.org.id;
         app.blocking(move |dir| dir.get_group(org_id, &id, with_members)).await?
     } else {
-        app.point_read(move |dir| dir.get_group(org_id, &id, with_members)).await?
+        app.authorized_point_read(credentials, move |tx, org_id| read_group(tx, org_id, &id, false)).await?.1
     };
     let body = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::OK, &body), &app, &view, false))
