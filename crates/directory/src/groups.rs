@@ -264,15 +264,10 @@ pub fn render_group(group: &GroupRecord, members: Option<&[MemberRef]>, base_url
             .collect();
         out.insert("members".into(), Value::Array(list));
     }
+    let location = format!("{base_url}/Groups/{}", group.id);
     out.insert(
         "meta".into(),
-        json!({
-            "resourceType": "Group",
-            "created": group.created,
-            "lastModified": group.last_modified,
-            "location": format!("{base_url}/Groups/{}", group.id),
-            "version": format!("W/\"{}\"", group.version),
-        }),
+        crate::users::resource_meta("Group", &location, &group.created, &group.last_modified, group.version),
     );
     Value::Object(out)
 }

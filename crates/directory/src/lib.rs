@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod admin;
+pub mod document;
 pub mod error;
 pub mod events;
 pub mod groups;
@@ -22,6 +23,7 @@ pub mod store_suite;
 pub mod users;
 pub mod validate;
 
+pub use document::Document;
 pub use error::DirectoryError;
 pub use model::{GroupRecord, GroupRef, MemberRef, Org, Role, UserNames, UserRecord, UserState, UsernamePolicy};
 pub use store::{Store, Tx};

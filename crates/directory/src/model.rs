@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use crate::document::Document;
 
 /// An organisation (tenant).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,9 +133,9 @@ pub struct UserRecord {
     /// Password status: `false` is *Password Pending*.
     pub activated: bool,
     pub password_expired: bool,
-    pub scim: Value,
+    pub scim: Document,
     /// The mapped directory fields (firstname, lastname, …) as a JSON object.
-    pub fields: Value,
+    pub fields: Document,
     pub created: String,
     pub last_modified: String,
     /// Incremented on every write; the SCIM `meta.version`.

@@ -103,8 +103,8 @@ pub fn user(org_id: i64, id: &str, user_name: &str, email: Option<&str>) -> User
         state: UserState::Activated,
         activated: true,
         password_expired: false,
-        scim,
-        fields: json!({"username": user_name}),
+        scim: scim.into(),
+        fields: json!({"username": user_name}).into(),
         created: "2026-01-01T00:00:00.000Z".into(),
         last_modified: "2026-01-01T00:00:00.000Z".into(),
         version: 1,
@@ -966,7 +966,7 @@ pub fn groups_of_users_names_and_cascades(s: &dyn Store) {
         insert(s, &user(org.id, id, id, None));
     }
     let mut no_display = user(org.id, "n", "nameless", None);
-    no_display.scim = json!({"userName": "nameless"});
+    no_display.scim = json!({"userName": "nameless"}).into();
     insert(s, &no_display);
     w(s, |tx| tx.insert_group(&group(org.id, "g1", "Zeta")));
     w(s, |tx| tx.insert_group(&group(org.id, "g2", "alpha")));

@@ -92,8 +92,8 @@ impl Directory {
                 state: if active { org.scim_default_state } else { UserState::Suspended },
                 activated: false,
                 password_expired: false,
-                fields: directory_fields(&resource),
-                scim: resource.clone(),
+                fields: directory_fields(&resource).into(),
+                scim: resource.clone().into(),
                 created: now.clone(),
                 last_modified: now,
                 version: 1,
@@ -187,7 +187,7 @@ impl Directory {
             None if removed && current.state == UserState::Suspended => UserState::Activated,
             _ => current.state,
         };
-        if resource == current.scim && state == current.state {
+        if resource == *current.scim && state == current.state {
             return Written::read_links(tx, current, false);
         }
         check_manager(tx, actor.org.id, &resource, Some(&current.id))?;
@@ -200,8 +200,8 @@ impl Directory {
         user.employee_identifier = validated.employee_identifier.clone();
         user.manager_id = manager_of(&resource);
         user.state = state;
-        user.fields = directory_fields(&resource);
-        user.scim = resource;
+        user.fields = directory_fields(&resource).into();
+        user.scim = resource.into();
         user.last_modified = now_rfc3339();
         user.version = current.version + 1;
         tx.update_user(&user)?;
@@ -357,47 +357,17 @@ fn user_links(
 /// Renders a stored user with its links: the manager as `{"value", "$ref",
 /// "displayName"}` (displayName when the manager has one) and `groups`.
 pub fn render_user_linked(user: &UserRecord, links: &UserLinks, base_url: &str) -> Value {
-    let mut out = render_user(user, base_url);
-    if let Some(names) = &links.manager {
-        if let Some(manager) =
-            out.get_mut(ENTERPRISE_USER_SCHEMA_URN).and_then(|e| e.get_mut("manager")).and_then(Value::as_object_mut)
-        {
-            if manager.get("value").and_then(Value::as_str) == Some(names.id.as_str()) {
-                if let Some(d) = &names.display_name {
-                    manager.insert("displayName".into(), Value::String(d.clone()));
-                }
-            }
-        }
-    }
-    if !links.groups.is_empty() {
-        let groups: Vec<Value> = links
-            .groups
-            .iter()
-            .map(|g| {
-                json!({"value": g.group_id, "$ref": format!("{base_url}/Groups/{}", g.group_id),
-                       "display": g.display_name, "type": "direct"})
-            })
-            .collect();
-        if let Some(o) = out.as_object_mut() {
-            // Before `meta`, after the user's own attributes.
-            let meta = o.shift_remove("meta");
-            o.insert("groups".into(), Value::Array(groups));
-            if let Some(m) = meta {
-                o.insert("meta".into(), m);
-            }
-        }
-    }
-    out
+    render_user_with(user, Some(links), base_url)
 }
 
 /// Renders a stored user as a SCIM resource, without links.
 pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
+    render_user_with(user, None, base_url)
+}
+
+fn render_user_with(user: &UserRecord, links: Option<&UserLinks>, base_url: &str) -> Value {
     let mut out = Map::new();
-    let mut schemas = vec![Value::String(USER_SCHEMA_URN.into())];
-    if user.scim.get(ENTERPRISE_USER_SCHEMA_URN).is_some() {
-        schemas.push(Value::String(ENTERPRISE_USER_SCHEMA_URN.into()));
-    }
-    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("schemas".into(), json!(user_schemas(user.scim.get(ENTERPRISE_USER_SCHEMA_URN).is_some())));
     out.insert("id".into(), Value::String(user.id.clone()));
     if let Some(obj) = user.scim.as_object() {
         for (k, v) in obj {
@@ -407,25 +377,165 @@ pub fn render_user(user: &UserRecord, base_url: &str) -> Value {
     if out.contains_key("active") || !user.active() {
         out.insert("active".into(), Value::Bool(user.active()));
     }
-    // The manager as a reference: `{"value": id, "$ref": location}`.
-    if let Some(manager) =
-        out.get_mut(ENTERPRISE_USER_SCHEMA_URN).and_then(|e| e.get_mut("manager")).and_then(Value::as_object_mut)
-    {
-        if let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_string) {
-            manager.insert("$ref".into(), Value::String(format!("{base_url}/Users/{id}")));
+    if let Some(ext) = out.get_mut(ENTERPRISE_USER_SCHEMA_URN) {
+        link_manager(ext, links.and_then(|l| l.manager.as_ref()), base_url);
+    }
+    if let Some(groups) = links.and_then(|l| groups_json(&l.groups, base_url)) {
+        out.insert("groups".into(), groups);
+    }
+    out.insert("meta".into(), user_meta(user, base_url));
+    Value::Object(out)
+}
+
+/// [`render_user_linked`], serialised: what a GET answers. A user read from
+/// the store and unchanged is written from its stored text, which saves
+/// parsing it and serialising it again (most of a GET's own work); the
+/// result is byte for byte the same (a test compares both).
+pub fn render_user_linked_json(user: &UserRecord, links: &UserLinks, base_url: &str) -> Vec<u8> {
+    if let Some(bytes) = user.scim.stored_text().and_then(|text| render_stored_user(user, text, links, base_url)) {
+        return bytes;
+    }
+    serde_json::to_vec(&render_user_linked(user, links, base_url)).unwrap_or_default()
+}
+
+/// The stored attributes' keys that [`render_user_with`] would overwrite in
+/// place; a user holding one is rendered the slow way.
+const RENDERED_KEYS: [&str; 4] = ["schemas", "id", "groups", "meta"];
+
+fn render_stored_user(user: &UserRecord, text: &str, links: &UserLinks, base_url: &str) -> Option<Vec<u8>> {
+    let TopLevel(attrs) = serde_json::from_str(text).ok()?;
+    if attrs.iter().any(|(k, _)| RENDERED_KEYS.contains(&k.as_ref())) {
+        return None;
+    }
+    let has_enterprise = attrs.iter().any(|(k, _)| k == ENTERPRISE_USER_SCHEMA_URN);
+    let mut out = Vec::with_capacity(text.len() + 256);
+    out.extend_from_slice(b"{\"schemas\":");
+    serde_json::to_writer(&mut out, &user_schemas(has_enterprise)).ok()?;
+    out.extend_from_slice(b",\"id\":");
+    serde_json::to_writer(&mut out, &user.id).ok()?;
+    let mut wrote_active = false;
+    for (key, raw) in &attrs {
+        out.push(b',');
+        serde_json::to_writer(&mut out, key.as_ref()).ok()?;
+        out.push(b':');
+        if key == "active" {
+            out.extend_from_slice(if user.active() { b"true" } else { b"false" });
+            wrote_active = true;
+        } else if key == ENTERPRISE_USER_SCHEMA_URN {
+            let mut ext: Value = serde_json::from_str(raw.get()).ok()?;
+            link_manager(&mut ext, links.manager.as_ref(), base_url);
+            serde_json::to_writer(&mut out, &ext).ok()?;
+        } else {
+            out.extend_from_slice(raw.get().as_bytes());
         }
     }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "User",
-            "created": user.created,
-            "lastModified": user.last_modified,
-            "location": format!("{base_url}/Users/{}", user.id),
-            "version": format!("W/\"{}\"", user.version),
-        }),
-    );
-    Value::Object(out)
+    if !wrote_active && !user.active() {
+        out.extend_from_slice(b",\"active\":false");
+    }
+    if let Some(groups) = groups_json(&links.groups, base_url) {
+        out.extend_from_slice(b",\"groups\":");
+        serde_json::to_writer(&mut out, &groups).ok()?;
+    }
+    out.extend_from_slice(b",\"meta\":");
+    serde_json::to_writer(&mut out, &user_meta(user, base_url)).ok()?;
+    out.push(b'}');
+    Some(out)
+}
+
+/// A JSON object's members in their order, each value left as text.
+struct TopLevel<'a>(Vec<(std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    out.push((key.0, map.next_value()?));
+                }
+                Ok(TopLevel(out))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// A member name, borrowed unless it holds escapes.
+struct Key<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+fn user_schemas(has_enterprise: bool) -> Vec<&'static str> {
+    if has_enterprise {
+        vec![USER_SCHEMA_URN, ENTERPRISE_USER_SCHEMA_URN]
+    } else {
+        vec![USER_SCHEMA_URN]
+    }
+}
+
+/// The manager inside the enterprise extension as a reference: `$ref`, and
+/// the manager's `displayName` when it is known and has one.
+fn link_manager(ext: &mut Value, names: Option<&UserNames>, base_url: &str) {
+    let Some(manager) = ext.get_mut("manager").and_then(Value::as_object_mut) else { return };
+    let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_string) else { return };
+    manager.insert("$ref".into(), Value::String(format!("{base_url}/Users/{id}")));
+    if let Some(names) = names.filter(|n| n.id == id) {
+        if let Some(d) = &names.display_name {
+            manager.insert("displayName".into(), Value::String(d.clone()));
+        }
+    }
+}
+
+/// The read-only `groups` attribute; `None` when the user is in no group.
+fn groups_json(groups: &[GroupRef], base_url: &str) -> Option<Value> {
+    if groups.is_empty() {
+        return None;
+    }
+    let items = groups
+        .iter()
+        .map(|g| {
+            json!({"value": g.group_id, "$ref": format!("{base_url}/Groups/{}", g.group_id),
+                   "display": g.display_name, "type": "direct"})
+        })
+        .collect();
+    Some(Value::Array(items))
+}
+
+fn user_meta(user: &UserRecord, base_url: &str) -> Value {
+    resource_meta("User", &format!("{base_url}/Users/{}", user.id), &user.created, &user.last_modified, user.version)
+}
+
+/// A resource's `meta`; `version` is its weak ETag.
+pub(crate) fn resource_meta(resource_type: &str, location: &str, created: &str, last_modified: &str, version: i64) -> Value {
+    json!({
+        "resourceType": resource_type,
+        "created": created,
+        "lastModified": last_modified,
+        "location": location,
+        "version": format!("W/\"{version}\""),
+    })
 }
 
 fn user_subject<'a>(id: Option<&'a str>, name: Option<&'a str>) -> Subject<'a> {
@@ -445,7 +555,7 @@ fn active_of(resource: &Value) -> Option<bool> {
 /// (the state may have changed outside SCIM, e.g. an expired password).
 /// `active` appears when the client wrote it or when the user is not active.
 fn scim_with_state(user: &UserRecord) -> Value {
-    let mut v = user.scim.clone();
+    let mut v = user.scim.value().clone();
     if let Some(o) = v.as_object_mut() {
         if o.contains_key("active") || !user.active() {
             o.insert("active".into(), Value::Bool(user.active()));
@@ -529,4 +639,141 @@ fn check_unique(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::Document;
+    use proptest::prelude::*;
+
+    fn json_leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            (-1e12f64..1e12).prop_map(|f| json!(f)),
+            "[a-zA-Z0-9 éü\"\\\\/\u{1}\u{7f}\u{2028}😀-]{0,12}".prop_map(Value::String),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        json_leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-z\"é]{1,6}", inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Keys a stored user can hold, the awkward ones included.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("userName".to_string()),
+            Just("active".to_string()),
+            Just("name".to_string()),
+            Just("emails".to_string()),
+            Just(ENTERPRISE_USER_SCHEMA_URN.to_string()),
+            Just("id".to_string()),
+            Just("meta".to_string()),
+            Just("groups".to_string()),
+            Just("schemas".to_string()),
+            "[a-zA-Z\"\\\\é\u{1}]{1,8}",
+        ]
+    }
+
+    fn enterprise() -> impl Strategy<Value = Value> {
+        (proptest::option::of("[a-c]"), json_value()).prop_map(|(manager, other)| {
+            let mut ext = Map::new();
+            ext.insert("department".into(), other);
+            if let Some(m) = manager {
+                ext.insert("manager".into(), json!({"value": m}));
+            }
+            Value::Object(ext)
+        })
+    }
+
+    fn scim_document() -> impl Strategy<Value = Value> {
+        (prop::collection::vec((key(), json_value()), 0..8), proptest::option::of(enterprise())).prop_map(
+            |(members, ext)| {
+                let mut doc = Map::new();
+                for (k, v) in members {
+                    let v = if k == ENTERPRISE_USER_SCHEMA_URN { ext.clone().unwrap_or(v) } else { v };
+                    doc.insert(k, v);
+                }
+                Value::Object(doc)
+            },
+        )
+    }
+
+    fn links() -> impl Strategy<Value = UserLinks> {
+        (
+            proptest::option::of(("[a-c]", proptest::option::of("[a-zé\"]{0,5}"))),
+            prop::collection::vec(("[a-z0-9]{1,4}", "[a-zé\"]{0,5}"), 0..3),
+        )
+            .prop_map(|(manager, groups)| UserLinks {
+                manager: manager.map(|(id, display_name)| UserNames { id, user_name: "m".into(), display_name }),
+                groups: groups
+                    .into_iter()
+                    .map(|(group_id, display_name)| GroupRef { user_id: "u1".into(), group_id, display_name })
+                    .collect(),
+            })
+    }
+
+    fn stored_user(scim: &Value, state: UserState, password_expired: bool) -> UserRecord {
+        UserRecord {
+            id: "u1\"é".into(),
+            org_id: 1,
+            user_name: "ana".into(),
+            username: "ana".into(),
+            email: None,
+            external_id: None,
+            employee_identifier: None,
+            manager_id: None,
+            state,
+            activated: true,
+            password_expired,
+            scim: Document::from_stored(&serde_json::to_string(scim).unwrap()).unwrap(),
+            fields: Document::from(json!({})),
+            created: "2026-11-28T00:00:00Z".into(),
+            last_modified: "2026-11-28T00:00:01Z".into(),
+            version: 3,
+        }
+    }
+
+    proptest! {
+        /// The stored-text rendering is byte for byte the value rendering.
+        #[test]
+        fn stored_rendering_matches_value_rendering(
+            scim in scim_document(),
+            suspended in any::<bool>(),
+            password_expired in any::<bool>(),
+            links in links(),
+        ) {
+            let state = if suspended { UserState::Suspended } else { UserState::Activated };
+            let user = stored_user(&scim, state, password_expired);
+            let fast = render_user_linked_json(&user, &links, "https://r.example/scim/v2");
+            let slow = serde_json::to_vec(&render_user_linked(&user, &links, "https://r.example/scim/v2")).unwrap();
+            prop_assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap());
+            prop_assert!(user.scim.stored_text().is_some(), "rendering does not change the document");
+        }
+    }
+
+    #[test]
+    fn a_typical_user_takes_the_stored_path() {
+        let scim = json!({"userName": "ana", "active": true, "name": {"givenName": "Ána"},
+            ENTERPRISE_USER_SCHEMA_URN: {"department": "R&D", "manager": {"value": "b"}}});
+        let user = stored_user(&scim, UserState::Activated, false);
+        let text = user.scim.stored_text().unwrap();
+        let links = UserLinks {
+            manager: Some(UserNames { id: "b".into(), user_name: "bo".into(), display_name: Some("Bo".into()) }),
+            groups: vec![],
+        };
+        let rendered = render_stored_user(&user, text, &links, "https://r").expect("no reason to fall back");
+        let v: Value = serde_json::from_slice(&rendered).unwrap();
+        assert_eq!(v[ENTERPRISE_USER_SCHEMA_URN]["manager"], json!({"value": "b", "$ref": "https://r/Users/b", "displayName": "Bo"}));
+        assert_eq!(v["schemas"].as_array().unwrap().len(), 2);
+        assert_eq!(v["meta"]["location"], json!("https://r/Users/u1\"é"));
+    }
 }

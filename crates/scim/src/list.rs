@@ -15,7 +15,8 @@ use crate::filter::Filter;
 use crate::projection::Projection;
 use crate::schema::{AttrPath, ResourceType};
 use crate::ScimError;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 /// URN of the ListResponse message.
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -329,35 +330,63 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     (base64url_encode(&out) == text).then_some(out)
 }
 
-/// A cursor-paged ListResponse (RFC 9865): no `startIndex`; `nextCursor`
-/// only when more results follow. `previousCursor` is not offered.
-pub fn cursor_list_response(total_results: u64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
-    let mut body = json!({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total_results,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    if let (Some(next), Some(obj)) = (next_cursor, body.as_object_mut()) {
-        obj.insert("nextCursor".into(), Value::String(next));
-    }
-    body
+/// A ListResponse (RFC 7644 §3.4.2) over any serialisable resources: values,
+/// or resources already serialised (`Box<RawValue>`).
+#[derive(Debug, Serialize)]
+pub struct ListResponse<R> {
+    schemas: [&'static str; 1],
+    #[serde(rename = "totalResults")]
+    total_results: u64,
+    #[serde(rename = "startIndex", skip_serializing_if = "Option::is_none")]
+    start_index: Option<u64>,
+    #[serde(rename = "itemsPerPage")]
+    items_per_page: usize,
+    #[serde(rename = "Resources")]
+    resources: Vec<R>,
+    #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
-/// A ListResponse. `startIndex` echoes the request, as Entra's pagination check expects.
+impl<R> ListResponse<R> {
+    /// A page asked for by `startIndex`, which it echoes, as Entra's pagination check expects.
+    pub fn index_paged(total_results: u64, start_index: u64, resources: Vec<R>) -> Self {
+        ListResponse {
+            schemas: [LIST_RESPONSE_URN],
+            total_results,
+            start_index: Some(start_index),
+            items_per_page: resources.len(),
+            resources,
+            next_cursor: None,
+        }
+    }
+
+    /// A page asked for by cursor (RFC 9865), with the next page's cursor unless it is the last.
+    pub fn cursor_paged(total_results: u64, resources: Vec<R>, next_cursor: Option<String>) -> Self {
+        ListResponse {
+            schemas: [LIST_RESPONSE_URN],
+            total_results,
+            start_index: None,
+            items_per_page: resources.len(),
+            resources,
+            next_cursor,
+        }
+    }
+}
+
+/// A cursor-paged ListResponse as a value.
+pub fn cursor_list_response(total_results: u64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
+    serde_json::to_value(ListResponse::cursor_paged(total_results, resources, next_cursor)).unwrap_or_default()
+}
+
+/// An index-paged ListResponse as a value. `startIndex` echoes the request.
 pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total_results,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    serde_json::to_value(ListResponse::index_paged(total_results, start_index, resources)).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use crate::schema::USER;
 
     #[test]

@@ -42,8 +42,12 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON body with the SCIM media type.
-pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    scim_bytes(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// A SCIM answer already serialised.
+pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut resp = (status, bytes).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     resp

@@ -2,7 +2,7 @@
 
 use crate::auth::{Credentials, ScimCaller};
 use crate::body::ScimJson;
-use crate::error::{method_not_allowed, scim_json, ApiError};
+use crate::error::{method_not_allowed, scim_bytes, scim_json, ApiError};
 use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -11,14 +11,15 @@ use axum::routing::{get, post};
 use axum::Router;
 use directory::groups::{read_group, read_groups, render_group, GroupView};
 use directory::store::{Page, UserQuery};
-use directory::users::{read_user_linked, read_users_linked, render_user_linked, UserLinks};
+use directory::users::{read_user_linked, read_users_linked, render_user_linked, render_user_linked_json, UserLinks};
 use directory::UserRecord;
 use scim::filter::{CompareOp, Filter};
-use scim::list::{cursor_list_response, encode_cursor, list_response, Cursor, ListQuery};
+use scim::list::{encode_cursor, list_response, Cursor, ListQuery, ListResponse};
 use scim::patch::PatchRequest;
 use scim::projection::Projection;
 use scim::schema::{self, ResourceType, GROUP, USER};
 use scim::ScimError;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// The resource types this server serves and announces.
@@ -127,8 +128,29 @@ async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -
 }
 
 fn user_page_response(app: &AppState, query: &ListQuery, page: &Page<(UserRecord, UserLinks)>) -> Response {
-    let resources = page.items.iter().map(|(u, l)| user_json(app, u, l, &query.projection)).collect();
+    let resources: Vec<Box<RawValue>> =
+        page.items.iter().filter_map(|(u, l)| user_raw(app, u, l, &query.projection)).collect();
     scim_json(StatusCode::OK, &list_body(&USER, query, page.total, page.next, resources))
+}
+
+/// A user's body as a GET answers it: from the stored text when no
+/// projection is asked for (see `render_user_linked_json`).
+fn user_bytes(app: &AppState, user: &UserRecord, links: &UserLinks, projection: &Projection) -> Vec<u8> {
+    if projection.is_default() {
+        render_user_linked_json(user, links, &app.config.scim_base())
+    } else {
+        serde_json::to_vec(&user_json(app, user, links, projection)).unwrap_or_default()
+    }
+}
+
+/// [`user_bytes`] as a list member (both renderings are JSON; the value
+/// rendering stands in should that ever not hold).
+fn user_raw(app: &AppState, user: &UserRecord, links: &UserLinks, projection: &Projection) -> Option<Box<RawValue>> {
+    let bytes = user_bytes(app, user, links, projection);
+    String::from_utf8(bytes)
+        .ok()
+        .and_then(|text| RawValue::from_string(text).ok())
+        .or_else(|| serde_json::value::to_raw_value(&user_json(app, user, links, projection)).ok())
 }
 
 /// A parsed list query as the directory takes it (users and groups alike).
@@ -150,10 +172,10 @@ fn list_query(rt: &ResourceType, raw: &Option<String>, app: &AppState) -> Result
 }
 
 /// The ListResponse of an index-paged or a cursor-paged (RFC 9865) query.
-fn list_body(rt: &ResourceType, query: &ListQuery, total: u64, next: Option<i64>, resources: Vec<Value>) -> Value {
+fn list_body<R>(rt: &ResourceType, query: &ListQuery, total: u64, next: Option<i64>, resources: Vec<R>) -> ListResponse<R> {
     match query.cursor {
-        Some(_) => cursor_list_response(total, resources, next.map(|p| encode_cursor(rt, query.filter.as_ref(), p))),
-        None => list_response(total, query.start_index, resources),
+        Some(_) => ListResponse::cursor_paged(total, resources, next.map(|p| encode_cursor(rt, query.filter.as_ref(), p))),
+        None => ListResponse::index_paged(total, query.start_index, resources),
     }
 }
 
@@ -206,8 +228,8 @@ async fn get_user(
     let (_, (user, links)) = app
         .authorized_point_read(credentials, move |tx, org_id| read_user_linked(tx, org_id, &id, with_groups))
         .await?;
-    let body = user_json(&app, &user, &links, &projection);
-    Ok(with_user_headers(scim_json(StatusCode::OK, &body), &app, &user, false))
+    let body = user_bytes(&app, &user, &links, &projection);
+    Ok(with_user_headers(scim_bytes(StatusCode::OK, body), &app, &user, false))
 }
 
 async fn create_user(

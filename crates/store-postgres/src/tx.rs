@@ -6,6 +6,7 @@ use crate::doc::group_doc;
 use crate::doc::{filter_doc, normalize_instant};
 use crate::group_query;
 use crate::query::{self, Builder};
+use directory::Document;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
 use directory::store::{GroupQuery, Page, UniqueField, UserQuery};
@@ -247,6 +248,12 @@ fn json_from(row: &Row, i: usize) -> Result<Value, DirectoryError> {
     serde_json::from_str(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
 }
 
+/// A stored JSON document, parsed when first looked into.
+fn document_from(row: &Row, i: usize) -> Result<Document, DirectoryError> {
+    let text: &str = get(row, i)?;
+    Document::from_stored(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
+}
+
 const ORG_COLUMNS: &str = "id, name, username_policy, scim_default_state, created";
 
 fn org_from_row(row: &Row) -> Result<Org, DirectoryError> {
@@ -295,8 +302,8 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DirectoryError> {
         state,
         activated: get(row, 9)?,
         password_expired: get(row, 10)?,
-        scim: json_from(row, 11)?,
-        fields: json_from(row, 12)?,
+        scim: document_from(row, 11)?,
+        fields: document_from(row, 12)?,
         created: get(row, 13)?,
         last_modified: get(row, 14)?,
         version: get(row, 15)?,

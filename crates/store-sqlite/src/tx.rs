@@ -4,6 +4,7 @@
 use crate::conn::{db_error, unique_violation};
 use crate::group_query;
 use crate::query::{self, Param};
+use directory::Document;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
 use directory::store::GroupQuery;
@@ -37,6 +38,12 @@ fn json_text(v: &Value) -> Result<String, DirectoryError> {
 fn json_from(row: &Row<'_>, i: usize) -> Result<Value, DirectoryError> {
     let text = row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?;
     serde_json::from_str(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
+}
+
+/// A stored JSON document, parsed when first looked into.
+fn document_from(row: &Row<'_>, i: usize) -> Result<Document, DirectoryError> {
+    let text = row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?;
+    Document::from_stored(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
 }
 
 const ORG_COLUMNS: &str = "id, name, username_policy, scim_default_state, created";
@@ -87,8 +94,8 @@ fn user_from_row(row: &Row<'_>) -> Result<UserRecord, DirectoryError> {
         state,
         activated: row.get(9).map_err(db_error)?,
         password_expired: row.get(10).map_err(db_error)?,
-        scim: json_from(row, 11)?,
-        fields: json_from(row, 12)?,
+        scim: document_from(row, 11)?,
+        fields: document_from(row, 12)?,
         created: row.get(13).map_err(db_error)?,
         last_modified: row.get(14).map_err(db_error)?,
         version: row.get(15).map_err(db_error)?,
