@@ -1,6 +1,7 @@
 //! User provisioning: create, replace, patch, delete, read and list, each
 //! write validated, checked for uniqueness and logged in one transaction.
 
+use crate::document::Document;
 use crate::events::{diff, Event, Subject};
 use crate::mapping::directory_fields;
 use crate::model::{GroupRef, Org, UserNames, UserRecord, UserState};
@@ -11,6 +12,7 @@ use scim::patch::PatchRequest;
 use scim::schema::{normalize, ENTERPRISE_USER_SCHEMA_URN, USER, USER_SCHEMA_URN};
 use scim::ScimError;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Who is making a request: the organisation and the key that authenticated it.
@@ -192,7 +194,9 @@ impl Directory {
         }
         check_manager(tx, actor.org.id, &resource, Some(&current.id))?;
         check_unique(tx, actor.org.id, validated, &resource, Some(&current.id))?;
-        let mut user = current.clone();
+        let (before_state, before_active) = (current.state, current.active());
+        let mut user = current;
+        let before = std::mem::replace(&mut user.scim, Document::from(Value::Null));
         user.user_name = user_name_of(&resource);
         user.username = validated.username.clone();
         user.email = validated.email.clone();
@@ -203,11 +207,11 @@ impl Directory {
         user.fields = directory_fields(&resource).into();
         user.scim = resource.into();
         user.last_modified = now_rfc3339();
-        user.version = current.version + 1;
+        user.version += 1;
         tx.update_user(&user)?;
-        let mut changes = diff(&scim_with_state(&current), &scim_with_state(&user));
-        push_state_change(&mut changes, Some(&current), &user);
-        let event_type = match (current.state == UserState::Suspended, user.state == UserState::Suspended) {
+        let mut changes = diff(&doc_with_state(&before, before_active), &scim_with_state(&user));
+        push_state_change(&mut changes, Some(before_state), &user);
+        let event_type = match (before_state == UserState::Suspended, user.state == UserState::Suspended) {
             (false, true) => "user_suspended",
             (true, false) => "user_unsuspended",
             _ => "user_update",
@@ -554,19 +558,30 @@ fn active_of(resource: &Value) -> Option<bool> {
 /// The stored SCIM attributes with `active` showing the user's real state
 /// (the state may have changed outside SCIM, e.g. an expired password).
 /// `active` appears when the client wrote it or when the user is not active.
-fn scim_with_state(user: &UserRecord) -> Value {
-    let mut v = user.scim.value().clone();
-    if let Some(o) = v.as_object_mut() {
-        if o.contains_key("active") || !user.active() {
-            o.insert("active".into(), Value::Bool(user.active()));
-        }
+fn scim_with_state(user: &UserRecord) -> Cow<'_, Value> {
+    doc_with_state(&user.scim, user.active())
+}
+
+/// [`scim_with_state`] of a document and an `active`; borrowed when the
+/// document already shows it (the usual case), so nothing is copied.
+fn doc_with_state(doc: &Value, active: bool) -> Cow<'_, Value> {
+    let shown = match doc.get("active") {
+        Some(v) => v.as_bool() == Some(active),
+        None => active,
+    };
+    if shown {
+        return Cow::Borrowed(doc);
     }
-    v
+    let mut v = doc.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("active".into(), Value::Bool(active));
+    }
+    Cow::Owned(v)
 }
 
 /// Adds the lifecycle state to an event's changes when it moved.
-fn push_state_change(changes: &mut Value, before: Option<&UserRecord>, after: &UserRecord) {
-    let from = before.map(|b| b.state.as_str());
+fn push_state_change(changes: &mut Value, before: Option<UserState>, after: &UserRecord) {
+    let from = before.map(UserState::as_str);
     if from == Some(after.state.as_str()) {
         return;
     }

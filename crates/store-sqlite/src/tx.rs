@@ -198,10 +198,22 @@ static INSERT_USER_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static UPDATE_USER_SQL: LazyLock<String> = LazyLock::new(|| {
-    let set: Vec<String> = USER_WRITE_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+static CURRENT_USER_VALUES_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM users WHERE org_id = ? AND id = ?", USER_WRITE_COLUMNS.join(", ")));
+
+/// An UPDATE that sets only the columns named in `changed` (a bit per
+/// [`USER_WRITE_COLUMNS`] entry). SQLite rewrites the entries of every index
+/// over an assigned column, changed or not, and each page it touches is one
+/// more WAL frame at COMMIT; a PATCH of a title changes no indexed column.
+fn update_user_sql(changed: u32) -> String {
+    let set: Vec<String> = USER_WRITE_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| changed & (1 << i) != 0)
+        .map(|(_, c)| format!("{c} = ?"))
+        .collect();
     format!("UPDATE users SET {} WHERE org_id = ? AND id = ?", set.join(", "))
-});
+}
 
 /// The values of [`USER_WRITE_COLUMNS`] for `user` (folded columns computed here).
 fn user_values(user: &UserRecord) -> Result<Vec<SqlValue>, DirectoryError> {
@@ -267,6 +279,16 @@ impl SqliteTx<'_> {
 
     /// Rewrites the `user_emails` rows of a user.
     fn sync_emails(&self, user: &UserRecord) -> Result<(), DirectoryError> {
+        // Unchanged emails (most updates) are left alone: no pages to rewrite.
+        let wanted = user.email_values();
+        let stored = self.query_all(
+            "SELECT value_folded FROM user_emails WHERE user_id = ? ORDER BY rowid",
+            [&user.id],
+            |row| row.get::<_, String>(0).map_err(db_error),
+        )?;
+        if stored == wanted {
+            return Ok(());
+        }
         self.conn
             .prepare_cached("DELETE FROM user_emails WHERE user_id = ?")
             .and_then(|mut s| s.execute([&user.id]))
@@ -544,12 +566,25 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let mut values = user_values(user)?;
-        values.extend([SqlValue::Integer(user.org_id), SqlValue::Text(user.id.clone())]);
-        let mut stmt = self.conn.prepare_cached(&UPDATE_USER_SQL).map_err(db_error)?;
-        let n = stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| user_write_error(e, user))?;
-        if n == 0 {
+        let values = user_values(user)?;
+        let current: Option<Vec<SqlValue>> = self.query_one(&CURRENT_USER_VALUES_SQL, params![user.org_id, user.id], |row| {
+            (0..USER_WRITE_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i).map_err(db_error)).collect()
+        })?;
+        let Some(current) = current else {
             return Err(DirectoryError::NotFound(format!("User {} not found.", user.id)));
+        };
+        let mut changed = 0u32;
+        let mut assigned: Vec<SqlValue> = Vec::with_capacity(values.len() + 2);
+        for (i, (new, old)) in values.into_iter().zip(current).enumerate() {
+            if new != old {
+                changed |= 1 << i;
+                assigned.push(new);
+            }
+        }
+        if changed != 0 {
+            assigned.extend([SqlValue::Integer(user.org_id), SqlValue::Text(user.id.clone())]);
+            let mut stmt = self.conn.prepare_cached(&update_user_sql(changed)).map_err(db_error)?;
+            stmt.execute(rusqlite::params_from_iter(assigned)).map_err(|e| user_write_error(e, user))?;
         }
         self.sync_emails(user)
     }

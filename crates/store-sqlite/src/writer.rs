@@ -139,7 +139,10 @@ impl Writer {
 
     /// Commits the open batch and wakes its waiters.
     fn commit(&self, st: &mut State) -> Result<(), String> {
-        let Some((batch, _)) = st.open.take() else { return Ok(()) };
+        let Some((batch, n)) = st.open.take() else { return Ok(()) };
+        static W: AtomicUsize = AtomicUsize::new(0);
+        let w = W.fetch_add(n, Ordering::Relaxed) + n;
+        if batch % 500 == 0 { eprintln!("DEBUG batches={batch} writes={w} avg={:.2}", w as f64 / batch as f64); }
         let outcome = match conn::control(&st.conn, "COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
