@@ -18,11 +18,15 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// The most writes sharing one COMMIT; bounds how long the lock is held.
 const MAX_BATCH: usize = 64;
-/// How many finished batches' outcomes are kept for waiters to read.
-const FINISHED_KEPT: usize = 256;
+/// How many failed batches' errors are kept for their waiters to read.
+const FAILED_KEPT: usize = 1024;
 
 pub(crate) struct Writer {
     state: Mutex<State>,
+    /// Outcomes of recent batches (`Err` holds the COMMIT error's text),
+    /// apart from the connection: a caller waiting for its batch's COMMIT
+    /// does not contend with the next batch's writers for `state`.
+    finished: Mutex<Outcomes>,
     committed: Condvar,
     /// Callers that want the lock but don't hold it yet.
     waiting: AtomicUsize,
@@ -33,14 +37,13 @@ struct State {
     /// The batch whose transaction is open, and how many writes it holds.
     open: Option<(u64, usize)>,
     next_batch: u64,
-    /// Outcomes of recent batches: `Err` holds the COMMIT error's text.
-    finished: VecDeque<(u64, Result<(), String>)>,
 }
 
 impl Writer {
     pub(crate) fn new(conn: Connection) -> Writer {
         Writer {
-            state: Mutex::new(State { conn, open: None, next_batch: 1, finished: VecDeque::new() }),
+            state: Mutex::new(State { conn, open: None, next_batch: 1 }),
+            finished: Mutex::new(Outcomes { done_upto: 0, failed: VecDeque::new() }),
             committed: Condvar::new(),
             waiting: AtomicUsize::new(0),
         }
@@ -69,8 +72,7 @@ impl Writer {
                 let mut g = poisoned.into_inner();
                 if let Some((batch, _)) = g.open.take() {
                     let _ = conn::control(&g.conn, "ROLLBACK");
-                    g.record(batch, Err("an earlier write in this batch panicked".into()));
-                    self.committed.notify_all();
+                    self.record(batch, Err("an earlier write in this batch panicked".into()));
                 }
                 self.state.clear_poison();
                 g
@@ -108,8 +110,7 @@ impl Writer {
                 // trusted any more, so all of it is rolled back.
                 let _ = conn::control(&st.conn, "ROLLBACK");
                 st.open = None;
-                st.record(batch, Err(format!("the write transaction failed: {broken}")));
-                self.committed.notify_all();
+                self.record(batch, Err(format!("the write transaction failed: {broken}")));
                 return Err(broken);
             }
         };
@@ -125,24 +126,21 @@ impl Writer {
         }
         // Our work was rolled back to its savepoint: nothing to wait for.
         result?;
-        // Someone else will commit this batch; wait for it.
+        // Someone else will commit this batch; wait for it without holding
+        // the connection.
+        drop(st);
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some((_, outcome)) = st.finished.iter().find(|(b, _)| *b == batch) {
-                return outcome.clone().map_err(DirectoryError::Store);
+            if let Some(outcome) = finished.of(batch) {
+                return outcome.map_err(DirectoryError::Store);
             }
-            st = match self.committed.wait(st) {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            finished = self.committed.wait(finished).unwrap_or_else(|p| p.into_inner());
         }
     }
 
     /// Commits the open batch and wakes its waiters.
     fn commit(&self, st: &mut State) -> Result<(), String> {
-        let Some((batch, n)) = st.open.take() else { return Ok(()) };
-        static W: AtomicUsize = AtomicUsize::new(0);
-        let w = W.fetch_add(n, Ordering::Relaxed) + n;
-        if batch % 500 == 0 { eprintln!("DEBUG batches={batch} writes={w} avg={:.2}", w as f64 / batch as f64); }
+        let Some((batch, _)) = st.open.take() else { return Ok(()) };
         let outcome = match conn::control(&st.conn, "COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -150,18 +148,41 @@ impl Writer {
                 Err(e.to_string())
             }
         };
-        st.record(batch, outcome.clone());
-        self.committed.notify_all();
+        self.record(batch, outcome.clone());
         outcome
+    }
+
+    /// Publishes a batch's outcome and wakes its waiters.
+    fn record(&self, batch: u64, outcome: Result<(), String>) {
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        finished.done_upto = finished.done_upto.max(batch);
+        if let Err(e) = outcome {
+            finished.failed.push_back((batch, e));
+            while finished.failed.len() > FAILED_KEPT {
+                finished.failed.pop_front();
+            }
+        }
+        self.committed.notify_all();
     }
 }
 
-impl State {
-    fn record(&mut self, batch: u64, outcome: Result<(), String>) {
-        self.finished.push_back((batch, outcome));
-        while self.finished.len() > FINISHED_KEPT {
-            self.finished.pop_front();
+/// Batches end in the order they were opened (one is open at a time), so a
+/// batch is done once `done_upto` reaches it, and it succeeded unless it is
+/// among the (rare) failed ones.
+struct Outcomes {
+    done_upto: u64,
+    failed: VecDeque<(u64, String)>,
+}
+
+impl Outcomes {
+    fn of(&self, batch: u64) -> Option<Result<(), String>> {
+        if batch > self.done_upto {
+            return None;
         }
+        Some(match self.failed.iter().find(|(b, _)| *b == batch) {
+            Some((_, e)) => Err(e.clone()),
+            None => Ok(()),
+        })
     }
 }
 
