@@ -196,12 +196,14 @@ pub fn explain_list_plans(conn: &Connection) -> Result<Vec<(String, String)>, Di
 }
 
 /// `EXPLAIN QUERY PLAN` of the lookups by a list of ids (`existing_user_ids`,
-/// `user_names`, `groups_of_users`), as `(name, plan)`.
+/// `user_names`, `groups_of_users`) and by one id, as `(name, plan)`.
 pub fn explain_id_list_plans(conn: &Connection) -> Result<Vec<(String, String)>, DirectoryError> {
     let cases = [
         ("existing_user_ids", crate::tx::EXISTING_USER_IDS_SQL),
         ("user_names", crate::tx::USER_NAMES_SQL),
         ("groups_of_users", crate::tx::GROUPS_OF_USERS_SQL),
+        ("user_names_of_one", crate::tx::USER_NAMES_OF_ONE_SQL),
+        ("groups_of_one_user", crate::tx::GROUPS_OF_ONE_USER_SQL),
     ];
     let mut out = Vec::with_capacity(cases.len());
     for (name, sql) in cases {

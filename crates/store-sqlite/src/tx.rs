@@ -140,6 +140,14 @@ pub(crate) const GROUPS_OF_USERS_SQL: &str = "SELECT m.member_id, g.id, g.displa
      FROM json_each(?) j CROSS JOIN group_members m ON m.member_id = j.value JOIN groups g ON g.id = m.group_id \
      WHERE m.org_id = ? ORDER BY m.member_id, g.display_name_folded";
 
+// The same for one id (a GET, a write's response): no JSON list to build and
+// no `json_each` to run. `CROSS JOIN` keeps the seek by member.
+pub(crate) const USER_NAMES_OF_ONE_SQL: &str =
+    "SELECT u.id, u.user_name, json_extract(u.scim, '$.displayName') FROM users u WHERE u.id = ? AND u.org_id = ?";
+pub(crate) const GROUPS_OF_ONE_USER_SQL: &str = "SELECT m.member_id, g.id, g.display_name \
+     FROM group_members m CROSS JOIN groups g ON g.id = m.group_id \
+     WHERE m.member_id = ? AND m.org_id = ? ORDER BY g.display_name_folded";
+
 /// A list of ids as one JSON text parameter, for `json_each(?)`: one
 /// statement whatever the number of ids.
 fn id_list(ids: &[String]) -> Result<String, DirectoryError> {
@@ -630,13 +638,17 @@ impl Tx for SqliteTx<'_> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.query_all(USER_NAMES_SQL, params![id_list(ids)?, org_id], |row| {
+        let names_from = |row: &Row<'_>| {
             Ok(UserNames {
                 id: row.get(0).map_err(db_error)?,
                 user_name: row.get(1).map_err(db_error)?,
                 display_name: row.get(2).map_err(db_error)?,
             })
-        })
+        };
+        match ids {
+            [one] => self.query_all(USER_NAMES_OF_ONE_SQL, params![one, org_id], names_from),
+            _ => self.query_all(USER_NAMES_SQL, params![id_list(ids)?, org_id], names_from),
+        }
     }
 
     fn group_by_id(&mut self, org_id: i64, id: &str) -> Result<Option<GroupRecord>, DirectoryError> {
@@ -828,13 +840,17 @@ impl Tx for SqliteTx<'_> {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.query_all(GROUPS_OF_USERS_SQL, params![id_list(user_ids)?, org_id], |row| {
+        let group_from = |row: &Row<'_>| {
             Ok(GroupRef {
                 user_id: row.get(0).map_err(db_error)?,
                 group_id: row.get(1).map_err(db_error)?,
                 display_name: row.get(2).map_err(db_error)?,
             })
-        })
+        };
+        match user_ids {
+            [one] => self.query_all(GROUPS_OF_ONE_USER_SQL, params![one, org_id], group_from),
+            _ => self.query_all(GROUPS_OF_USERS_SQL, params![id_list(user_ids)?, org_id], group_from),
+        }
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
