@@ -52,7 +52,6 @@ fn stored_user() -> UserRecord {
         activated: true,
         password_expired: false,
         scim: scim.into(),
-        fields: json!({}).into(),
         created: "2024-01-01T00:00:00Z".into(),
         last_modified: "2024-03-01T12:00:00Z".into(),
         version: 3,

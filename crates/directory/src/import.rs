@@ -5,7 +5,6 @@
 //! per batch; a bad row is skipped and reported with its line number.
 
 use crate::events::Event;
-use crate::mapping::directory_fields;
 use crate::model::{Org, UserRecord, UserState};
 use crate::store::{self, Store, UniqueField};
 use crate::validate::{validate_user, ValidatedUser};
@@ -251,7 +250,6 @@ pub fn import_batch(store: &dyn Store, org: &Org, rows: &[ImportRow]) -> Result<
                 state: if p.active { org.scim_default_state } else { UserState::Suspended },
                 activated: false,
                 password_expired: false,
-                fields: directory_fields(&resource).into(),
                 scim: resource.into(),
                 created: now.clone(),
                 last_modified: now,

@@ -114,7 +114,8 @@ impl UserState {
 /// `state` (see [`UserRecord::active`]).
 /// The directory fields (`username`, `email`, …) are derived from it by
 /// [`crate::mapping`] on every write; they are what uniqueness and the rest of
-/// the directory use.
+/// the directory use. The whole mapped set (`mapping::directory_fields`) is
+/// derived too: the stores write it beside `scim` and never read it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
     pub id: String,
@@ -134,8 +135,6 @@ pub struct UserRecord {
     pub activated: bool,
     pub password_expired: bool,
     pub scim: Document,
-    /// The mapped directory fields (firstname, lastname, …) as a JSON object.
-    pub fields: Document,
     pub created: String,
     pub last_modified: String,
     /// Incremented on every write; the SCIM `meta.version`.
@@ -167,15 +166,15 @@ impl UserRecord {
     }
 
     /// Takes the manager out of the SCIM attributes (dropping the enterprise
-    /// extension if nothing else is left in it) and out of the directory fields.
+    /// extension if nothing else is left in it).
     pub fn remove_manager(&mut self) {
-        remove_manager(&mut self.scim, &mut self.fields);
+        remove_manager(&mut self.scim);
     }
 }
 
-/// [`UserRecord::remove_manager`] on the two documents alone, for a store
-/// that reads only those columns.
-pub fn remove_manager(scim: &mut Value, fields: &mut Value) {
+/// [`UserRecord::remove_manager`] on the document alone, for a store that
+/// reads only that column.
+pub fn remove_manager(scim: &mut Value) {
     if let Some(attrs) = scim.as_object_mut() {
         let ext_key = attrs.keys().find(|k| k.eq_ignore_ascii_case(scim::schema::ENTERPRISE_USER_SCHEMA_URN)).cloned();
         if let Some(key) = ext_key {
@@ -190,9 +189,6 @@ pub fn remove_manager(scim: &mut Value, fields: &mut Value) {
                 attrs.shift_remove(&key);
             }
         }
-    }
-    if let Some(f) = fields.as_object_mut() {
-        f.shift_remove("manager");
     }
 }
 

@@ -104,7 +104,6 @@ pub fn user(org_id: i64, id: &str, user_name: &str, email: Option<&str>) -> User
         activated: true,
         password_expired: false,
         scim: scim.into(),
-        fields: json!({"username": user_name}).into(),
         created: "2026-01-01T00:00:00.000Z".into(),
         last_modified: "2026-01-01T00:00:00.000Z".into(),
         version: 1,
@@ -263,6 +262,23 @@ pub fn users_insert_get_update_delete(s: &dyn Store) {
     // The email index follows the update.
     assert!(ids_matching(s, org.id, r#"emails.value eq "alice@example.com""#).is_empty());
     assert_eq!(ids_matching(s, org.id, r#"emails.value eq "ALICE2@example.com""#), vec!["u1"]);
+    // An update that leaves the emails alone keeps them findable, and one
+    // that changes a single indexed column (externalId) moves only it.
+    let mut u3 = u2.clone();
+    u3.scim["title"] = json!("Engineer");
+    u3.version = 3;
+    w(s, |tx| tx.update_user(&u3));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u1")), Some(u3.clone()));
+    assert_eq!(ids_matching(s, org.id, r#"emails.value eq "alice2@example.com""#), vec!["u1"]);
+    let mut u4 = u3.clone();
+    u4.external_id = Some("ext-4".into());
+    u4.scim["externalId"] = json!("ext-4");
+    u4.version = 4;
+    w(s, |tx| tx.update_user(&u4));
+    assert_eq!(r(s, |tx| tx.user_by_id(org.id, "u1")), Some(u4.clone()));
+    assert_eq!(ids_matching(s, org.id, r#"externalId eq "ext-4""#), vec!["u1"]);
+    assert_eq!(ids_matching(s, org.id, r#"userName eq "alice2""#), vec!["u1"]);
+    assert_eq!(ids_matching(s, org.id, r#"emails.value eq "alice2@example.com""#), vec!["u1"]);
 
     let missing = user(org.id, "ghost", "ghost", None);
     assert!(matches!(store::write(s, |tx| tx.update_user(&missing)), Err(DirectoryError::NotFound(_))));
@@ -641,7 +657,6 @@ pub fn clear_manager_references(s: &dyn Store) {
         }
         u.scim[ENTERPRISE_USER_SCHEMA_URN] = ext;
         u.manager_id = Some("boss".into());
-        u.fields["manager"] = json!("boss");
         u
     };
     let e1 = managed(org.id, "e1", json!({}));

@@ -3,7 +3,6 @@
 
 use crate::document::Document;
 use crate::events::{diff, Event, Subject};
-use crate::mapping::directory_fields;
 use crate::model::{GroupRef, Org, UserNames, UserRecord, UserState};
 use crate::store::{self, Page, Store, Tx, UniqueField, UserQuery};
 use crate::validate::{validate_user, ValidatedUser};
@@ -94,7 +93,6 @@ impl Directory {
                 state: if active { org.scim_default_state } else { UserState::Suspended },
                 activated: false,
                 password_expired: false,
-                fields: directory_fields(&resource).into(),
                 scim: resource.clone().into(),
                 created: now.clone(),
                 last_modified: now,
@@ -204,7 +202,6 @@ impl Directory {
         user.employee_identifier = validated.employee_identifier.clone();
         user.manager_id = manager_of(&resource);
         user.state = state;
-        user.fields = directory_fields(&resource).into();
         user.scim = resource.into();
         user.last_modified = now_rfc3339();
         user.version += 1;
@@ -408,10 +405,10 @@ const RENDERED_KEYS: [&str; 4] = ["schemas", "id", "groups", "meta"];
 
 fn render_stored_user(user: &UserRecord, text: &str, links: &UserLinks, base_url: &str) -> Option<Vec<u8>> {
     let TopLevel(attrs) = serde_json::from_str(text).ok()?;
-    if attrs.iter().any(|(k, _)| RENDERED_KEYS.contains(&k.as_ref())) {
+    if attrs.iter().any(|(k, _)| RENDERED_KEYS.contains(k)) {
         return None;
     }
-    let has_enterprise = attrs.iter().any(|(k, _)| k == ENTERPRISE_USER_SCHEMA_URN);
+    let has_enterprise = attrs.iter().any(|(k, _)| *k == ENTERPRISE_USER_SCHEMA_URN);
     let mut out = Vec::with_capacity(text.len() + 256);
     out.extend_from_slice(b"{\"schemas\":");
     serde_json::to_writer(&mut out, &user_schemas(has_enterprise)).ok()?;
@@ -420,12 +417,12 @@ fn render_stored_user(user: &UserRecord, text: &str, links: &UserLinks, base_url
     let mut wrote_active = false;
     for (key, raw) in &attrs {
         out.push(b',');
-        serde_json::to_writer(&mut out, key.as_ref()).ok()?;
+        serde_json::to_writer(&mut out, key).ok()?;
         out.push(b':');
-        if key == "active" {
+        if *key == "active" {
             out.extend_from_slice(if user.active() { b"true" } else { b"false" });
             wrote_active = true;
-        } else if key == ENTERPRISE_USER_SCHEMA_URN {
+        } else if *key == ENTERPRISE_USER_SCHEMA_URN {
             let mut ext: Value = serde_json::from_str(raw.get()).ok()?;
             link_manager(&mut ext, links.manager.as_ref(), base_url);
             serde_json::to_writer(&mut out, &ext).ok()?;
@@ -446,8 +443,10 @@ fn render_stored_user(user: &UserRecord, text: &str, links: &UserLinks, base_url
     Some(out)
 }
 
-/// A JSON object's members in their order, each value left as text.
-struct TopLevel<'a>(Vec<(std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue)>);
+/// A JSON object's members in their order, each value left as text. A
+/// member name with an escape cannot be borrowed, which fails the parse: such
+/// a user is rendered the slow way.
+struct TopLevel<'a>(Vec<(&'a str, &'a serde_json::value::RawValue)>);
 
 impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -459,35 +458,13 @@ impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    out.push((key.0, map.next_value()?));
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
                 }
                 Ok(TopLevel(out))
             }
         }
         deserializer.deserialize_map(Members)
-    }
-}
-
-/// A member name, borrowed unless it holds escapes.
-struct Key<'a>(std::borrow::Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -750,7 +727,6 @@ mod render_tests {
             activated: true,
             password_expired,
             scim: Document::from_stored(&serde_json::to_string(scim).unwrap()).unwrap(),
-            fields: Document::from(json!({})),
             created: "2026-11-28T00:00:00Z".into(),
             last_modified: "2026-11-28T00:00:01Z".into(),
             version: 3,

@@ -73,7 +73,7 @@ impl AppState {
         &self,
         credentials: Credentials,
         mut work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
-    ) -> Result<(Actor, T), ApiError> {
+    ) -> Result<T, ApiError> {
         let token = credentials.token;
         let read = self
             .point_read(move |dir| {
@@ -91,9 +91,9 @@ impl AppState {
             AuthenticatedRead { caller: None, result: Err(e) } => return Err(ApiError::from(e)),
             read => read,
         };
-        let actor = admit(read.caller, credentials.log_slot.as_ref())?;
+        admit(read.caller, credentials.log_slot.as_ref())?;
         match read.result {
-            Ok(Some(value)) => Ok((actor, value)),
+            Ok(Some(value)) => Ok(value),
             Err(e) => Err(ApiError::from(e)),
             // `admit` and the predicate above are the same rule.
             Ok(None) => Err(ApiError(ScimError::status(500, "Internal error; the request was not applied."))),

@@ -118,9 +118,8 @@ fn with_user_headers(mut resp: Response, app: &AppState, user: &UserRecord, crea
     resp
 }
 
-/// Answers a user list query whose caller is known.
-async fn run_user_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ApiError> {
-    let org_id = caller.0.org.id;
+/// Answers a user list query of the caller's organisation.
+async fn run_user_query(app: &AppState, org_id: i64, query: ListQuery) -> Result<Response, ApiError> {
     let q = query.clone();
     let with_groups = !query.projection.omits(&USER, "groups");
     let page = app.blocking(move |dir| dir.list_users_linked(org_id, &store_query(&q), with_groups)).await?;
@@ -165,6 +164,24 @@ fn store_query(q: &ListQuery) -> UserQuery<'_> {
     }
 }
 
+/// The list query of a `GET /Users` or `GET /Groups`. A malformed one is
+/// reported only to a caller with a valid key: without one, the answer is
+/// 401, which says nothing about the filter.
+async fn checked_list_query(
+    app: &AppState,
+    rt: &ResourceType,
+    raw: &Option<String>,
+    credentials: Credentials,
+) -> Result<(ListQuery, Credentials), ApiError> {
+    match list_query(rt, raw, app) {
+        Ok(query) => Ok((query, credentials)),
+        Err(e) => {
+            app.caller(credentials).await?;
+            Err(e)
+        }
+    }
+}
+
 /// The list query in a query string (`GET /Users`, `GET /Groups`).
 fn list_query(rt: &ResourceType, raw: &Option<String>, app: &AppState) -> Result<ListQuery, ApiError> {
     let pairs = query_pairs(raw);
@@ -184,23 +201,16 @@ async fn list_users(
     credentials: Credentials,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = match list_query(&USER, &raw, &app) {
-        Ok(query) => query,
-        // A caller without a valid key learns nothing, not even that its filter is wrong.
-        Err(e) => {
-            app.caller(credentials).await?;
-            return Err(e);
-        }
-    };
+    let (query, credentials) = checked_list_query(&app, &USER, &raw, credentials).await?;
     // Entra's lookups (`userName eq "…"`) are point reads: authenticated in the same transaction.
     let point = query.filter.as_ref().is_some_and(|f| is_point_lookup(&USER, f)) && query.count <= 100;
     if !point {
-        let caller = ScimCaller(app.caller(credentials).await?);
-        return run_user_query(&app, &caller, query).await;
+        let org_id = app.caller(credentials).await?.org.id;
+        return run_user_query(&app, org_id, query).await;
     }
     let q = query.clone();
     let with_groups = !query.projection.omits(&USER, "groups");
-    let (_, page) = app
+    let page = app
         .authorized_point_read(credentials, move |tx, org_id| {
             read_users_linked(tx, org_id, &store_query(&q), with_groups)
         })
@@ -214,7 +224,7 @@ async fn search_users(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let query = ListQuery::from_search_body(&USER, &body, &app.config.list_limits)?;
-    run_user_query(&app, &caller, query).await
+    run_user_query(&app, caller.0.org.id, query).await
 }
 
 async fn get_user(
@@ -225,7 +235,7 @@ async fn get_user(
 ) -> Result<Response, ApiError> {
     let projection = projection_from(&USER, &raw);
     let with_groups = !projection.omits(&USER, "groups");
-    let (_, (user, links)) = app
+    let (user, links) = app
         .authorized_point_read(credentials, move |tx, org_id| read_user_linked(tx, org_id, &id, with_groups))
         .await?;
     let body = user_bytes(&app, &user, &links, &projection);
@@ -383,8 +393,8 @@ fn asks_for_attributes(raw: &Option<String>) -> bool {
         .any(|(k, _)| k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes"))
 }
 
-async fn run_group_query(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ApiError> {
-    let org_id = caller.0.org.id;
+/// Answers a group list query of the caller's organisation.
+async fn run_group_query(app: &AppState, org_id: i64, query: ListQuery) -> Result<Response, ApiError> {
     let q = query.clone();
     let with_members = !query.projection.omits(&GROUP, "members");
     let page = app.blocking(move |dir| dir.list_groups(org_id, &store_query(&q), with_members)).await?;
@@ -401,23 +411,17 @@ async fn list_groups(
     credentials: Credentials,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = match list_query(&GROUP, &raw, &app) {
-        Ok(query) => query,
-        Err(e) => {
-            app.caller(credentials).await?;
-            return Err(e);
-        }
-    };
+    let (query, credentials) = checked_list_query(&app, &GROUP, &raw, credentials).await?;
     // `excludedAttributes=members` (Entra's every lookup) never reads a member
     // list, and a lookup by displayName is then a point read.
     let with_members = !query.projection.omits(&GROUP, "members");
     let point = !with_members && query.filter.as_ref().is_some_and(|f| is_point_lookup(&GROUP, f)) && query.count <= 100;
     if !point {
-        let caller = ScimCaller(app.caller(credentials).await?);
-        return run_group_query(&app, &caller, query).await;
+        let org_id = app.caller(credentials).await?.org.id;
+        return run_group_query(&app, org_id, query).await;
     }
     let q = query.clone();
-    let (_, page) = app
+    let page = app
         .authorized_point_read(credentials, move |tx, org_id| read_groups(tx, org_id, &store_query(&q), false))
         .await?;
     Ok(group_page_response(&app, &query, &page))
@@ -429,7 +433,7 @@ async fn search_groups(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let query = ListQuery::from_search_body(&GROUP, &body, &app.config.list_limits)?;
-    run_group_query(&app, &caller, query).await
+    run_group_query(&app, caller.0.org.id, query).await
 }
 
 async fn get_group(
@@ -445,7 +449,7 @@ async fn get_group(
         let org_id = app.caller(credentials).await?.org.id;
         app.blocking(move |dir| dir.get_group(org_id, &id, with_members)).await?
     } else {
-        app.authorized_point_read(credentials, move |tx, org_id| read_group(tx, org_id, &id, false)).await?.1
+        app.authorized_point_read(credentials, move |tx, org_id| read_group(tx, org_id, &id, false)).await?
     };
     let body = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::OK, &body), &app, &view, false))

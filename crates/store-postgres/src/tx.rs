@@ -6,6 +6,7 @@ use crate::doc::group_doc;
 use crate::doc::{filter_doc, normalize_instant};
 use crate::group_query;
 use crate::query::{self, Builder};
+use directory::mapping::directory_fields;
 use directory::Document;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
@@ -110,7 +111,7 @@ impl<'c> PgTx<'c> {
         let username_folded = user.username.to_lowercase();
         let email = user.email.as_deref().map(str::to_lowercase);
         let scim = json_text(&user.scim)?;
-        let fields = json_text(&user.fields)?;
+        let fields = json_text(&directory_fields(&user.scim))?;
         let doc = json_text(&filter_doc(user))?;
         let created_at = normalize_instant(&user.created);
         let last_modified_at = normalize_instant(&user.last_modified);
@@ -303,10 +304,9 @@ fn user_from_row(row: &Row) -> Result<UserRecord, DirectoryError> {
         activated: get(row, 9)?,
         password_expired: get(row, 10)?,
         scim: document_from(row, 11)?,
-        fields: document_from(row, 12)?,
-        created: get(row, 13)?,
-        last_modified: get(row, 14)?,
-        version: get(row, 15)?,
+        created: get(row, 12)?,
+        last_modified: get(row, 13)?,
+        version: get(row, 14)?,
     })
 }
 
@@ -536,7 +536,7 @@ impl Tx for PgTx<'_> {
             // One row more than the page tells whether another page follows.
             let sql = b.keyset_sql(&pred, after, q.count.saturating_add(1));
             let rows =
-                self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((user_from_row(row)?, get(row, 16)?)))?;
+                self.query_all(&sql, &Builder::bind(&b.params), |row| Ok((user_from_row(row)?, get(row, query::SEQ_AFTER_USER_COLUMNS)?)))?;
             return Ok(Page::keyset(total, rows, q.count));
         }
         if q.count == 0 {
@@ -636,7 +636,7 @@ impl Tx for PgTx<'_> {
             c.activated.push(u.activated);
             c.password_expired.push(u.password_expired);
             c.scim.push(json_text(&u.scim)?);
-            c.fields.push(json_text(&u.fields)?);
+            c.fields.push(json_text(&directory_fields(&u.scim))?);
             c.doc.push(json_text(&filter_doc(u))?);
             c.created.push(u.created.clone());
             c.last_modified.push(u.last_modified.clone());

@@ -33,7 +33,6 @@ fn user(org_id: i64, id: &str) -> UserRecord {
         activated: false,
         password_expired: false,
         scim: json!({"userName": id, "displayName": format!("User {id}")}).into(),
-        fields: json!({"username": id}).into(),
         created: "2026-01-01T00:00:00.000Z".into(),
         last_modified: "2026-01-01T00:00:00.000Z".into(),
         version: 1,

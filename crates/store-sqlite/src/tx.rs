@@ -4,6 +4,7 @@
 use crate::conn::{db_error, unique_violation};
 use crate::group_query;
 use crate::query::{self, Param};
+use directory::mapping::directory_fields;
 use directory::Document;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
@@ -95,10 +96,9 @@ fn user_from_row(row: &Row<'_>) -> Result<UserRecord, DirectoryError> {
         activated: row.get(9).map_err(db_error)?,
         password_expired: row.get(10).map_err(db_error)?,
         scim: document_from(row, 11)?,
-        fields: document_from(row, 12)?,
-        created: row.get(13).map_err(db_error)?,
-        last_modified: row.get(14).map_err(db_error)?,
-        version: row.get(15).map_err(db_error)?,
+        created: row.get(12).map_err(db_error)?,
+        last_modified: row.get(13).map_err(db_error)?,
+        version: row.get(14).map_err(db_error)?,
     })
 }
 
@@ -240,7 +240,7 @@ fn user_values(user: &UserRecord) -> Result<Vec<SqlValue>, DirectoryError> {
         SqlValue::Integer(i64::from(user.activated)),
         SqlValue::Integer(i64::from(user.password_expired)),
         SqlValue::Text(json_text(&user.scim)?),
-        SqlValue::Text(json_text(&user.fields)?),
+        SqlValue::Text(json_text(&directory_fields(&user.scim))?),
         text(&user.created),
         text(&user.last_modified),
         SqlValue::Integer(user.version),
@@ -285,9 +285,21 @@ impl SqliteTx<'_> {
         Ok(n.map(|n| u64::try_from(n).unwrap_or(0)))
     }
 
-    /// Rewrites the `user_emails` rows of a user.
+    /// Writes the `user_emails` rows of a new user.
+    fn insert_emails(&self, user: &UserRecord, values: &[String]) -> Result<(), DirectoryError> {
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (?, ?, ?)")
+            .map_err(db_error)?;
+        for value in values {
+            insert.execute(params![user.org_id, user.id, value]).map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the `user_emails` rows of an existing user when its emails
+    /// changed; unchanged ones (most updates) leave no pages to rewrite.
     fn sync_emails(&self, user: &UserRecord) -> Result<(), DirectoryError> {
-        // Unchanged emails (most updates) are left alone: no pages to rewrite.
         let wanted = user.email_values();
         let stored = self.query_all(
             "SELECT value_folded FROM user_emails WHERE user_id = ? ORDER BY rowid",
@@ -301,14 +313,7 @@ impl SqliteTx<'_> {
             .prepare_cached("DELETE FROM user_emails WHERE user_id = ?")
             .and_then(|mut s| s.execute([&user.id]))
             .map_err(db_error)?;
-        let mut insert = self
-            .conn
-            .prepare_cached("INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (?, ?, ?)")
-            .map_err(db_error)?;
-        for value in user.email_values() {
-            insert.execute(params![user.org_id, user.id, value]).map_err(db_error)?;
-        }
-        Ok(())
+        self.insert_emails(user, &wanted)
     }
 
     /// The `seq` of the organisation's user at 0-based position `offset` in
@@ -503,7 +508,7 @@ impl Tx for SqliteTx<'_> {
             // One row more than the page tells whether another page follows.
             params.push(Param::Int(i64::try_from(q.count.saturating_add(1)).unwrap_or(i64::MAX)));
             let rows = self.query_all(&query::keyset_sql(&pred.sql), query::bind(&params), |row| {
-                Ok((user_from_row(row)?, row.get::<_, i64>(16).map_err(db_error)?))
+                Ok((user_from_row(row)?, row.get::<_, i64>(query::SEQ_AFTER_USER_COLUMNS).map_err(db_error)?))
             })?;
             return Ok(Page::keyset(total, rows, q.count));
         }
@@ -570,7 +575,7 @@ impl Tx for SqliteTx<'_> {
         values.extend(user_values(user)?);
         let mut stmt = self.conn.prepare_cached(&INSERT_USER_SQL).map_err(db_error)?;
         stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| user_write_error(e, user))?;
-        self.sync_emails(user)
+        self.insert_emails(user, &user.email_values())
     }
 
     fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
@@ -605,9 +610,9 @@ impl Tx for SqliteTx<'_> {
 
     fn clear_manager_references(&mut self, org_id: i64, manager_id: &str) -> Result<(), DirectoryError> {
         let managed = self.query_all(
-            "SELECT seq, scim, fields FROM users WHERE org_id = ? AND manager_id = ?",
+            "SELECT seq, scim FROM users WHERE org_id = ? AND manager_id = ?",
             params![org_id, manager_id],
-            |row| Ok((row.get::<_, i64>(0).map_err(db_error)?, json_from(row, 1)?, json_from(row, 2)?)),
+            |row| Ok((row.get::<_, i64>(0).map_err(db_error)?, json_from(row, 1)?)),
         )?;
         if managed.is_empty() {
             return Ok(());
@@ -620,8 +625,9 @@ impl Tx for SqliteTx<'_> {
                  WHERE seq = ?",
             )
             .map_err(db_error)?;
-        for (seq, mut scim, mut fields) in managed {
-            directory::model::remove_manager(&mut scim, &mut fields);
+        for (seq, mut scim) in managed {
+            directory::model::remove_manager(&mut scim);
+            let fields = directory_fields(&scim);
             update.execute(params![json_text(&scim)?, json_text(&fields)?, now, seq]).map_err(db_error)?;
         }
         Ok(())
