@@ -241,6 +241,26 @@ pub trait Store: Send + Sync {
     fn point_reads_are_local(&self) -> bool {
         false
     }
+
+    /// Whether writes gain from being run one after another on one thread in
+    /// [`Store::write_batch`]es (an embedded database with a single writer),
+    /// rather than from many threads at once (a database server).
+    fn batches_writes(&self) -> bool {
+        false
+    }
+
+    /// Runs `jobs`, on this thread, as one batch: every [`Store::write`] they
+    /// make returns once its work is applied (or rolled back on `Err`) but
+    /// before it is durable, and every read they make sees the batch's writes.
+    /// The batch is committed when `jobs` returns; `Err` means that COMMIT
+    /// failed and none of the batch's writes happened. A caller must not
+    /// report a write as done before this returns `Ok`.
+    ///
+    /// The default commits each write on its own, as [`Store::write`] does.
+    fn write_batch(&self, jobs: &mut dyn FnMut()) -> Result<(), DirectoryError> {
+        jobs();
+        Ok(())
+    }
 }
 
 /// Runs `work` in a write transaction and returns its value.

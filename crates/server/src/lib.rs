@@ -13,6 +13,7 @@ mod error;
 mod logging;
 mod paths;
 mod scim_routes;
+mod write_queue;
 
 use axum::Router;
 use directory::{Directory, Store};
@@ -53,11 +54,38 @@ impl ServerConfig {
 pub struct AppState {
     pub directory: Directory,
     pub config: Arc<ServerConfig>,
+    /// Where SCIM writes run when the store batches them (SQLite).
+    writes: Option<write_queue::WriteQueue>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState { directory: Directory::new(store), config: Arc::new(config) }
+        let directory = Directory::new(store);
+        let writes = if directory.store.batches_writes() {
+            write_queue::WriteQueue::start(directory.clone())
+                .inspect_err(|e| tracing::warn!(error = %e, "no write thread; writes run on blocking threads"))
+                .ok()
+        } else {
+            None
+        };
+        AppState { directory, config: Arc::new(config), writes }
+    }
+
+    /// Runs directory work that writes: in the store's next write batch when
+    /// it batches writes, else on a blocking thread. Returns once the writes
+    /// are committed.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Directory) -> Result<T, directory::DirectoryError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Some(queue) = &self.writes else { return self.blocking(work).await };
+        match queue.run(work).await {
+            Some(result) => result.map_err(ApiError::from),
+            None => {
+                tracing::error!("write task failed");
+                Err(ApiError(scim::ScimError::status(500, "Internal error; the request was not applied.")))
+            }
+        }
     }
 
     /// Runs a point read (an indexed lookup by key, id or exact filter):

@@ -250,7 +250,7 @@ async fn create_user(
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
     let (user, links) = app
-        .blocking(move |dir| {
+        .write(move |dir| {
             let user = dir.create_user(&actor, &body)?;
             let links = dir.links_of(&user, false)?;
             Ok((user, links))
@@ -268,7 +268,7 @@ async fn replace_user(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
-    let written = app.blocking(move |dir| dir.replace_user(&actor, &id, &body)).await?;
+    let written = app.write(move |dir| dir.replace_user(&actor, &id, &body)).await?;
     let json = user_json(&app, &written.user, &written.links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::OK, &json), &app, &written.user, false))
 }
@@ -296,7 +296,7 @@ async fn patch_user(
 ) -> Result<Response, ApiError> {
     let patch = patch_request(body)?;
     let actor = caller.0;
-    let written = app.blocking(move |dir| dir.patch_user(&actor, &id, &patch)).await?;
+    let written = app.write(move |dir| dir.patch_user(&actor, &id, &patch)).await?;
     let json = user_json(&app, &written.user, &written.links, &projection_from(&USER, &raw));
     Ok(with_user_headers(scim_json(StatusCode::OK, &json), &app, &written.user, false))
 }
@@ -307,7 +307,7 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
-    app.blocking(move |dir| dir.delete_user(&actor, &id)).await?;
+    app.write(move |dir| dir.delete_user(&actor, &id)).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::error::SCIM_JSON));
     Ok(resp)
@@ -465,12 +465,10 @@ async fn create_group(
     let projection = projection_from(&GROUP, &raw);
     let with_members = !projection.omits(&GROUP, "members");
     let org_id = actor.org.id;
-    let view = app
-        .blocking(move |dir| {
-            let group = dir.create_group(&actor, &body)?;
-            dir.get_group(org_id, &group.id, with_members)
-        })
-        .await?;
+    // The read-back runs after the COMMIT, off the write thread: a group's
+    // members may be many.
+    let group = app.write(move |dir| dir.create_group(&actor, &body)).await?;
+    let view = app.blocking(move |dir| dir.get_group(org_id, &group.id, with_members)).await?;
     let json = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::CREATED, &json), &app, &view, true))
 }
@@ -486,12 +484,8 @@ async fn replace_group(
     let projection = projection_from(&GROUP, &raw);
     let with_members = !projection.omits(&GROUP, "members");
     let org_id = actor.org.id;
-    let view = app
-        .blocking(move |dir| {
-            let written = dir.replace_group(&actor, &id, &body)?;
-            dir.get_group(org_id, &written.group.id, with_members)
-        })
-        .await?;
+    let written = app.write(move |dir| dir.replace_group(&actor, &id, &body)).await?;
+    let view = app.blocking(move |dir| dir.get_group(org_id, &written.group.id, with_members)).await?;
     let json = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::OK, &json), &app, &view, false))
 }
@@ -511,16 +505,12 @@ async fn patch_group(
     let wants_body = asks_for_attributes(&raw);
     let projection = projection_from(&GROUP, &raw);
     let with_members = !projection.omits(&GROUP, "members");
-    let view = app
-        .blocking(move |dir| {
-            let written = dir.patch_group(&actor, &id, &patch)?;
-            if wants_body {
-                dir.get_group(org_id, &written.group.id, with_members).map(Some)
-            } else {
-                Ok(None)
-            }
-        })
-        .await?;
+    let written = app.write(move |dir| dir.patch_group(&actor, &id, &patch)).await?;
+    let view = if wants_body {
+        Some(app.blocking(move |dir| dir.get_group(org_id, &written.group.id, with_members)).await?)
+    } else {
+        None
+    };
     match view {
         Some(view) => {
             let json = group_json(&app, &view, &projection);
@@ -536,6 +526,6 @@ async fn delete_group(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let actor = caller.0;
-    app.blocking(move |dir| dir.delete_group(&actor, &id)).await?;
+    app.write(move |dir| dir.delete_group(&actor, &id)).await?;
     Ok(no_content())
 }

@@ -82,6 +82,18 @@ impl SqliteStore {
         self.writer.with_idle_connection(query::explain_id_list_plans)
     }
 
+    /// A read on a thread running a write batch sees that batch's writes.
+    fn read_in_batch(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
+    ) -> Option<Result<(), DirectoryError>> {
+        if self.writer.batching_here() {
+            self.writer.read_in_batch(work)
+        } else {
+            None
+        }
+    }
+
     fn take_reader(&self) -> Result<Connection, DirectoryError> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
@@ -135,7 +147,18 @@ impl Store for SqliteStore {
         true
     }
 
+    fn batches_writes(&self) -> bool {
+        true
+    }
+
+    fn write_batch(&self, jobs: &mut dyn FnMut()) -> Result<(), DirectoryError> {
+        self.writer.batch(jobs)
+    }
+
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
+        if let Some(result) = self.read_in_batch(work) {
+            return result;
+        }
         let reader = self.take_reader()?;
         let result = conn::control(&reader, "BEGIN").map_err(conn::db_error).and_then(|()| run_in_tx(&reader, work));
         self.return_reader(reader);
@@ -147,6 +170,9 @@ impl Store for SqliteStore {
         &self,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
     ) -> Result<(), DirectoryError> {
+        if let Some(result) = self.read_in_batch(work) {
+            return result;
+        }
         let reader = self.take_reader()?;
         let result = work(&mut tx::SqliteTx::new(&reader));
         self.return_reader(reader);

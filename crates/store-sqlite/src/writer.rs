@@ -8,10 +8,17 @@
 //! for everyone. Every caller returns only after the COMMIT that made its
 //! work durable, so a 201 still means "on disk". Under no concurrency this
 //! is exactly one transaction per write.
+//!
+//! A server may also run writes one after another on one thread inside
+//! [`Writer::batch`]: each write then returns as soon as its savepoint is
+//! released, and the batch commits once at its end. That saves the hand-offs
+//! between threads that the waiting above costs, but the caller must hold
+//! every answer until the batch has committed.
 
 use crate::{conn, tx};
 use directory::{DirectoryError, Tx};
 use rusqlite::Connection;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -20,6 +27,28 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 const MAX_BATCH: usize = 64;
 /// How many failed batches' errors are kept for their waiters to read.
 const FAILED_KEPT: usize = 1024;
+
+thread_local! {
+    /// The batch this thread is running ([`Writer::batch`]), if any.
+    static BATCHING: RefCell<Option<Batching>> = const { RefCell::new(None) };
+}
+
+/// A batch in progress on this thread: which writer it belongs to (by
+/// address) and the group-commit batches its writes went into, whose
+/// outcomes decide the batch's.
+struct Batching {
+    writer: usize,
+    batches: Vec<u64>,
+}
+
+/// Ends this thread's batch even if a job panics.
+struct BatchingGuard;
+
+impl Drop for BatchingGuard {
+    fn drop(&mut self) {
+        let _ = BATCHING.try_with(|b| b.borrow_mut().take());
+    }
+}
 
 pub(crate) struct Writer {
     state: Mutex<State>,
@@ -116,6 +145,10 @@ impl Writer {
         };
 
         let full = st.open.is_some_and(|(_, n)| n >= MAX_BATCH);
+        if !full && self.note_in_batch(batch, result.is_ok()) {
+            // This thread's batch commits it; its caller waits for that.
+            return result;
+        }
         if full || self.waiting.load(Ordering::SeqCst) == 0 {
             let outcome = self.commit(&mut st);
             return match (result, outcome) {
@@ -136,6 +169,71 @@ impl Writer {
             }
             finished = self.committed.wait(finished).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// Whether this thread runs a batch of this writer's; if so, and the write
+    /// was applied, remembers the group-commit batch it went into.
+    fn note_in_batch(&self, batch: u64, applied: bool) -> bool {
+        let me = self as *const Writer as usize;
+        BATCHING.with(|b| match b.borrow_mut().as_mut() {
+            Some(run) if run.writer == me => {
+                if applied && run.batches.last() != Some(&batch) {
+                    run.batches.push(batch);
+                }
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether this thread is running one of this writer's batches.
+    pub(crate) fn batching_here(&self) -> bool {
+        let me = self as *const Writer as usize;
+        BATCHING.with(|b| b.borrow().as_ref().is_some_and(|run| run.writer == me))
+    }
+
+    /// Runs `jobs` as one batch (see the module's documentation) and commits
+    /// it. `Err` when a COMMIT that one of its writes depended on failed.
+    pub(crate) fn batch(&self, jobs: &mut dyn FnMut()) -> Result<(), DirectoryError> {
+        if BATCHING.with(|b| b.borrow().is_some()) {
+            // Already inside a batch: its end commits these writes too.
+            jobs();
+            return Ok(());
+        }
+        let me = self as *const Writer as usize;
+        BATCHING.with(|b| *b.borrow_mut() = Some(Batching { writer: me, batches: Vec::new() }));
+        let guard = BatchingGuard;
+        jobs();
+        let batches = BATCHING.with(|b| b.borrow_mut().take()).map(|run| run.batches).unwrap_or_default();
+        drop(guard);
+
+        let mut st = self.lock();
+        if st.open.is_some() {
+            // Its outcome is recorded for every batch member, read below.
+            let _ = self.commit(&mut st);
+        }
+        drop(st);
+        let finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        for batch in batches {
+            match finished.of(batch) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Err(DirectoryError::Store(e)),
+                None => return Err(DirectoryError::Store(format!("write batch {batch} was never committed"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a read inside this thread's batch, if a transaction is open, so
+    /// that it sees the batch's own writes. `None` when there is none open:
+    /// committed data is then all there is to see.
+    pub(crate) fn read_in_batch(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
+    ) -> Option<Result<(), DirectoryError>> {
+        let st = self.lock();
+        st.open?;
+        Some(work(&mut tx::SqliteTx::new(&st.conn)))
     }
 
     /// Commits the open batch and wakes its waiters.

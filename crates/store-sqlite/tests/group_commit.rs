@@ -58,3 +58,62 @@ fn concurrent_writes_commit_and_failures_roll_back_alone() {
     let reopened = SqliteStore::open(&url).unwrap();
     assert_eq!(names(&reopened), seen);
 }
+
+fn org_names(s: &dyn Store) -> Vec<String> {
+    let mut v: Vec<String> = store::read(s, |tx| tx.list_orgs()).unwrap().into_iter().map(|o| o.name).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_write_batch_commits_at_its_end_and_shows_its_writes_only_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/b.db", dir.path().display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    assert!(store.batches_writes());
+    let mut results = Vec::new();
+    let committed = store.write_batch(&mut || {
+        for (name, fail) in [("a", false), ("b", true), ("c", false)] {
+            results.push(store::write(store.as_ref(), |tx| {
+                tx.insert_org(&org(name.into()))?;
+                if fail {
+                    return Err(DirectoryError::Conflict("refused after writing".into()));
+                }
+                Ok(())
+            }));
+        }
+        // Inside the batch, this thread reads its own writes...
+        assert_eq!(org_names(store.as_ref()), ["a", "c"]);
+        // ...while another thread still sees only what is committed.
+        let other = store.clone();
+        let seen_elsewhere = std::thread::spawn(move || org_names(other.as_ref())).join().unwrap();
+        assert!(seen_elsewhere.is_empty(), "{seen_elsewhere:?}");
+    });
+    committed.unwrap();
+    assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok(), "{results:?}");
+    let other = store.clone();
+    assert_eq!(std::thread::spawn(move || org_names(other.as_ref())).join().unwrap(), ["a", "c"]);
+    // Durable: a fresh open sees the same.
+    drop(store);
+    assert_eq!(org_names(&SqliteStore::open(&url).unwrap()), ["a", "c"]);
+}
+
+#[test]
+fn writes_from_other_threads_during_a_batch_are_committed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/m.db", dir.path().display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let committed = store.write_batch(&mut || {
+        store::write(store.as_ref(), |tx| tx.insert_org(&org("in-batch".into())).map(drop)).unwrap();
+        // A write from elsewhere joins the open transaction and commits it
+        // (with the batch's write) before it returns.
+        let other = store.clone();
+        std::thread::spawn(move || store::write(other.as_ref(), |tx| tx.insert_org(&org("outside".into())).map(drop)))
+            .join()
+            .unwrap()
+            .unwrap();
+        store::write(store.as_ref(), |tx| tx.insert_org(&org("after".into())).map(drop)).unwrap();
+    });
+    committed.unwrap();
+    assert_eq!(org_names(store.as_ref()), ["after", "in-batch", "outside"]);
+}

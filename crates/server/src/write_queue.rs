@@ -1,0 +1,80 @@
+//! One thread that runs the SCIM writes of a store that batches writes
+//! (SQLite): the writes queued while a batch runs join it and share its
+//! COMMIT, and every caller is answered once that COMMIT is durable.
+//!
+//! Handing each write to a blocking thread of its own, which then queues for
+//! the single writer connection and waits for someone's COMMIT, costs several
+//! thread switches per write; this costs two per batch.
+
+use directory::{Directory, DirectoryError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+
+/// The most writes in one batch: bounds how long their answers wait.
+const MAX_JOBS: usize = 64;
+
+/// What a job hands back after running: called with the batch's COMMIT
+/// outcome, it answers the job's caller.
+type Answer = Box<dyn FnOnce(Option<&DirectoryError>) + Send>;
+type Job = Box<dyn FnOnce(&Directory) -> Answer + Send>;
+
+/// The sending side; the thread ends when the last clone is dropped.
+#[derive(Clone)]
+pub(crate) struct WriteQueue {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriteQueue {
+    /// Starts the thread for `directory`.
+    pub(crate) fn start(directory: Directory) -> std::io::Result<WriteQueue> {
+        let (jobs, queued) = mpsc::channel::<Job>();
+        std::thread::Builder::new().name("roster-writes".into()).spawn(move || run(&directory, &queued))?;
+        Ok(WriteQueue { jobs })
+    }
+
+    /// Runs `work` in the next batch and returns its value once the batch is
+    /// committed. `None` when the work panicked or the queue has stopped.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Directory) -> Result<T, DirectoryError> + Send + 'static,
+    ) -> Option<Result<T, DirectoryError>> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |dir| {
+            let result = work(dir);
+            Box::new(move |commit: Option<&DirectoryError>| {
+                let result = match (result, commit) {
+                    (Ok(_), Some(failed)) => Err(DirectoryError::Store(failed.to_string())),
+                    (result, _) => result,
+                };
+                let _ = answer.send(result);
+            })
+        });
+        self.jobs.send(job).ok()?;
+        answered.await.ok()
+    }
+}
+
+fn run(directory: &Directory, queued: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queued.recv() {
+        let mut first = Some(first);
+        let mut answers: Vec<Answer> = Vec::new();
+        let committed = directory.store.write_batch(&mut || {
+            // Jobs that arrive while the batch runs join it.
+            let (mut next, mut ran) = (first.take(), 0);
+            while let Some(job) = next {
+                // A panicking job drops its answer: its caller gets an error.
+                if let Ok(answer) = catch_unwind(AssertUnwindSafe(|| job(directory))) {
+                    answers.push(answer);
+                }
+                ran += 1;
+                next = if ran < MAX_JOBS { queued.try_recv().ok() } else { None };
+            }
+        });
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, jobs = answers.len(), "a write batch failed to commit");
+        }
+        for answer in answers {
+            answer(committed.as_ref().err());
+        }
+    }
+}
