@@ -69,7 +69,7 @@ impl Event {
         error: Option<String>,
     ) -> Event {
         Event {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::new_id(),
             at: now_rfc3339(),
             org_id: actor.org.id,
             actor: actor.label(),

@@ -76,7 +76,7 @@ impl Directory {
             check_members(tx, org_id, &member_ids)?;
             let now = now_rfc3339();
             let group = GroupRecord {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: crate::new_id(),
                 org_id,
                 display_name: display_name.clone(),
                 external_id: str_of(&attrs, "externalId"),

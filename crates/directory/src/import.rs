@@ -239,7 +239,7 @@ pub fn import_batch(store: &dyn Store, org: &Org, rows: &[ImportRow]) -> Result<
             }
             let now = now_rfc3339();
             let user = UserRecord {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: crate::new_id(),
                 org_id: org.id,
                 user_name: resource.get("userName").and_then(Value::as_str).unwrap_or_default().to_string(),
                 username: p.validated.username.clone(),
@@ -262,7 +262,7 @@ pub fn import_batch(store: &dyn Store, org: &Org, rows: &[ImportRow]) -> Result<
         tx.insert_users(&users)?;
         if let Some((first, last)) = first_last {
             tx.append_event(&Event {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: crate::new_id(),
                 at: now_rfc3339(),
                 org_id: org.id,
                 actor: "cli".into(),

@@ -29,6 +29,14 @@ pub use model::{GroupRecord, GroupRef, MemberRef, Org, Role, UserNames, UserReco
 pub use store::{Store, Tx};
 pub use users::{Actor, Directory};
 
+/// A new id for a user, group or event: a UUIDv7 (RFC 9562). Its leading
+/// timestamp makes new ids sort after older ones, so a new row lands at the
+/// end of each index over ids instead of on a random page, which a COMMIT
+/// would then have to write out.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// Now, as an RFC 3339 UTC string with exactly three fractional digits, so
 /// that timestamps compare correctly as strings (`…:44.000Z` < `…:44.283Z`).
 pub fn now_rfc3339() -> String {
@@ -52,6 +60,17 @@ pub fn format_rfc3339(t: time::OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn new_ids_are_uuids_that_sort_in_creation_order() {
+        let ids: Vec<String> = (0..1000).map(|_| super::new_id()).collect();
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version_num(), 7, "{id}");
+            assert_eq!(parsed.to_string(), *id, "lower-case hyphenated form");
+        }
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids must increase");
+    }
+
     #[test]
     fn timestamps_have_fixed_width_and_sort_as_strings() {
         let whole = time::macros::datetime!(2026-11-28 17:17:44 UTC);

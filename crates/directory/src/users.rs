@@ -82,7 +82,7 @@ impl Directory {
             check_unique(tx, org.id, &validated, &resource, None)?;
             let now = now_rfc3339();
             let user = UserRecord {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: crate::new_id(),
                 org_id: org.id,
                 user_name: user_name_of(&resource),
                 username: validated.username.clone(),
