@@ -214,3 +214,43 @@ fn request_log_lines_reach_stderr_by_shutdown_without_colour() {
     assert!(!log.contains('\u{1b}'), "no ANSI escapes in a log file:\n{log}");
     assert!(!log.contains(srv.token()) && !log.contains("rst_not_a_real_key"), "no token in the log:\n{log}");
 }
+
+/// Another process holds SQLite's write lock for long: every write queued
+/// behind it hears "busy" (503) about when a write of its own would have
+/// timed out, not once every write before it has timed out in turn, and not
+/// only when the lock is finally released.
+#[test]
+fn writes_behind_a_long_foreign_lock_are_answered_busy_without_waiting_for_it() {
+    let srv = TestServer::start();
+    if srv.is_postgres() {
+        return; // SQLite's single-writer lock; PostgreSQL locks rows.
+    }
+    let n = 4;
+    let holder = rusqlite::Connection::open(srv.db_path()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let held_at = std::time::Instant::now();
+    let answers: Vec<(u16, String, std::time::Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let srv = &srv;
+                s.spawn(move || {
+                    let r = srv.post("/Users", &simple_user(&format!("blocked{i}")));
+                    (r.status, r.text, held_at.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let released_after = held_at.elapsed();
+    holder.execute_batch("ROLLBACK").unwrap();
+    for (status, text, after) in &answers {
+        assert_eq!(*status, 503, "{text}");
+        assert!(text.contains("busy"), "{text}");
+        // One write waits the lock timeout (5 s); one more may start just
+        // before the queue limit; the rest are refused at once.
+        assert!(after.as_secs_f64() < 12.0, "answered after {after:?}");
+    }
+    assert!(released_after.as_secs_f64() < 12.5, "{released_after:?}");
+    // Once the lock is free, writes go through again.
+    srv.create(&simple_user("after-the-lock"));
+}

@@ -5,18 +5,41 @@
 //! Handing each write to a blocking thread of its own, which then queues for
 //! the single writer connection and waits for someone's COMMIT, costs several
 //! thread switches per write; this costs two per batch.
+//!
+//! A write that finds the store busy (another process holds SQLite's write
+//! lock) is answered at once, and one that waited in the queue as long as
+//! the store's lock timeout is refused as busy: one lock held for minutes
+//! must not make every queued write wait for all the timeouts before it.
 
 use directory::{Directory, DirectoryError};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The most writes in one batch: bounds how long their answers wait.
 const MAX_JOBS: usize = 64;
 
-/// What a job hands back after running: called with the batch's COMMIT
-/// outcome, it answers the job's caller.
+/// A write that waited this long in the queue is refused as busy instead of
+/// run: the writer is stuck behind a lock (another process's long write),
+/// and its caller should hear so as soon as a write of its own would have
+/// (the store's lock timeout), not once every write queued before it has
+/// timed out in turn.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// What a job hands back after running, if it still has to answer: called
+/// with the batch's COMMIT outcome, it answers the job's caller.
 type Answer = Box<dyn FnOnce(Option<&DirectoryError>) + Send>;
-type Job = Box<dyn FnOnce(&Directory) -> Answer + Send>;
+
+/// A job's turn: run on the directory, or refused with an error.
+enum Turn<'a> {
+    Run(&'a Directory),
+    Refuse(DirectoryError),
+}
+
+struct Job {
+    queued_at: Instant,
+    take_turn: Box<dyn FnOnce(Turn<'_>) -> Option<Answer> + Send>,
+}
 
 /// The sending side; the thread ends when the last clone is dropped.
 #[derive(Clone)]
@@ -39,17 +62,25 @@ impl WriteQueue {
         work: impl FnOnce(&Directory) -> Result<T, DirectoryError> + Send + 'static,
     ) -> Option<Result<T, DirectoryError>> {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |dir| {
-            let result = work(dir);
-            Box::new(move |commit: Option<&DirectoryError>| {
+        let take_turn = move |turn: Turn<'_>| -> Option<Answer> {
+            let result = match turn {
+                Turn::Run(dir) => work(dir),
+                Turn::Refuse(e) => Err(e),
+            };
+            // A busy store wrote nothing, so no COMMIT can change this answer.
+            if let Err(DirectoryError::Busy(_)) = result {
+                let _ = answer.send(result);
+                return None;
+            }
+            Some(Box::new(move |commit: Option<&DirectoryError>| {
                 let result = match (result, commit) {
                     (Ok(_), Some(failed)) => Err(DirectoryError::Store(failed.to_string())),
                     (result, _) => result,
                 };
                 let _ = answer.send(result);
-            })
-        });
-        self.jobs.send(job).ok()?;
+            }))
+        };
+        self.jobs.send(Job { queued_at: Instant::now(), take_turn: Box::new(take_turn) }).ok()?;
         answered.await.ok()
     }
 }
@@ -62,8 +93,14 @@ fn run(directory: &Directory, queued: &mpsc::Receiver<Job>) {
             // Jobs that arrive while the batch runs join it.
             let (mut next, mut ran) = (first.take(), 0);
             while let Some(job) = next {
+                let waited = job.queued_at.elapsed();
+                let turn = if waited > MAX_QUEUE_WAIT {
+                    Turn::Refuse(DirectoryError::Busy(format!("waited {waited:?} for the write queue")))
+                } else {
+                    Turn::Run(directory)
+                };
                 // A panicking job drops its answer: its caller gets an error.
-                if let Ok(answer) = catch_unwind(AssertUnwindSafe(|| job(directory))) {
+                if let Ok(Some(answer)) = catch_unwind(AssertUnwindSafe(|| (job.take_turn)(turn))) {
                     answers.push(answer);
                 }
                 ran += 1;
