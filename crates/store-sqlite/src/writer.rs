@@ -18,7 +18,7 @@
 use crate::{conn, tx};
 use directory::{DirectoryError, Tx};
 use rusqlite::Connection;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -39,6 +39,27 @@ thread_local! {
 struct Batching {
     writer: usize,
     batches: Vec<u64>,
+}
+
+thread_local! {
+    /// Whether this thread is inside the work of a write, holding the
+    /// writer's lock: a read nested in that work must not take the lock again.
+    static IN_WRITE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as inside a write's work until dropped (also on panic).
+struct InWrite(bool);
+
+impl InWrite {
+    fn enter() -> InWrite {
+        InWrite(IN_WRITE.with(|w| w.replace(true)))
+    }
+}
+
+impl Drop for InWrite {
+    fn drop(&mut self) {
+        let _ = IN_WRITE.try_with(|w| w.set(self.0));
+    }
 }
 
 /// Ends this thread's batch even if a job panics.
@@ -132,7 +153,10 @@ impl Writer {
             }
         };
 
-        let result = match run_in_savepoint(&st.conn, work) {
+        let in_write = InWrite::enter();
+        let ran = run_in_savepoint(&st.conn, work);
+        drop(in_write);
+        let result = match ran {
             Ok(result) => result,
             Err(broken) => {
                 // The savepoint machinery itself failed: the batch can't be
@@ -186,10 +210,12 @@ impl Writer {
         })
     }
 
-    /// Whether this thread is running one of this writer's batches.
+    /// Whether this thread is running one of this writer's batches, outside
+    /// the work of a write. (A read nested in a write's work takes a reader
+    /// connection, as on any thread: the writer's lock is already held.)
     pub(crate) fn batching_here(&self) -> bool {
         let me = self as *const Writer as usize;
-        BATCHING.with(|b| b.borrow().as_ref().is_some_and(|run| run.writer == me))
+        !IN_WRITE.with(Cell::get) && BATCHING.with(|b| b.borrow().as_ref().is_some_and(|run| run.writer == me))
     }
 
     /// Runs `jobs` as one batch (see the module's documentation) and commits

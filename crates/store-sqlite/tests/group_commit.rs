@@ -117,3 +117,33 @@ fn writes_from_other_threads_during_a_batch_are_committed_too() {
     committed.unwrap();
     assert_eq!(org_names(store.as_ref()), ["after", "in-batch", "outside"]);
 }
+
+#[test]
+fn a_read_nested_in_a_write_inside_a_batch_does_not_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/n.db", dir.path().display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    store::write(store.as_ref(), |tx| tx.insert_org(&org("committed".into())).map(drop)).unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let batch_store = store.clone();
+    std::thread::spawn(move || {
+        let s = batch_store.as_ref();
+        let mut seen = Vec::new();
+        let committed = s.write_batch(&mut || {
+            store::write(s, |tx| {
+                tx.insert_org(&org("in-batch".into()))?;
+                // Nested: takes a reader connection, which sees committed data only.
+                seen = org_names(s);
+                Ok(())
+            })
+            .unwrap();
+        });
+        let _ = done.send((committed.is_ok(), seen));
+    });
+    let (committed, seen) = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a read nested in a write inside a batch deadlocked");
+    assert!(committed);
+    assert_eq!(seen, ["committed"]);
+    assert_eq!(org_names(store.as_ref()), ["committed", "in-batch"]);
+}
