@@ -251,7 +251,8 @@ pub trait Store: Send + Sync {
 
     /// Runs `jobs`, on this thread, as one batch: every [`Store::write`] they
     /// make returns once its work is applied (or rolled back on `Err`) but
-    /// before it is durable, and every read they make sees the batch's writes.
+    /// before it is durable, and every read they make (outside a write's own
+    /// work, which reads through its `tx`) sees the batch's writes.
     /// The batch is committed when `jobs` returns; `Err` means that COMMIT
     /// failed and none of the batch's writes happened. A caller must not
     /// report a write as done before this returns `Ok`.

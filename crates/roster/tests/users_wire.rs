@@ -358,3 +358,21 @@ fn removing_active_unsuspends_and_drops_the_attribute() {
     let l = srv.filter("userName+eq+%22inactive1%22+and+active+eq+true");
     assert_eq!(l["totalResults"], json!(1), "{l}");
 }
+
+/// Ids are UUIDv7 (RFC 9562): lower-case UUIDs whose leading timestamp makes
+/// later resources sort after earlier ones, users and groups alike.
+#[test]
+fn ids_are_time_ordered_uuids() {
+    let srv = TestServer::start();
+    let ids: Vec<String> = (0..5)
+        .map(|i| id_of(&srv.create(&simple_user(&format!("ordered{i}")))))
+        .chain((0..2).map(|i| id_of(&srv.post("/Groups", &json!({"displayName": format!("Ordered {i}")})).scim(201))))
+        .collect();
+    for id in &ids {
+        let groups: Vec<&str> = id.split('-').collect();
+        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{id}");
+        assert!(id.chars().all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)), "{id}");
+        assert!(groups[2].starts_with('7'), "version 7: {id}");
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}

@@ -96,7 +96,7 @@ impl AppState {
             Ok(Some(value)) => Ok(value),
             Err(e) => Err(ApiError::from(e)),
             // `admit` and the predicate above are the same rule.
-            Ok(None) => Err(ApiError(ScimError::status(500, "Internal error; the request was not applied."))),
+            Ok(None) => Err(ApiError::internal()),
         }
     }
 }

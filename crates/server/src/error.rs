@@ -12,6 +12,14 @@ pub const SCIM_JSON: &str = "application/scim+json";
 #[derive(Debug)]
 pub struct ApiError(pub ScimError);
 
+impl ApiError {
+    /// A failure of the server itself (a panicked task, a broken invariant):
+    /// the client learns only that nothing was applied.
+    pub fn internal() -> ApiError {
+        ApiError(ScimError::status(500, "Internal error; the request was not applied."))
+    }
+}
+
 impl From<ScimError> for ApiError {
     fn from(e: ScimError) -> Self {
         ApiError(e)

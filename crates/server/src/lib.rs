@@ -83,7 +83,7 @@ impl AppState {
             Some(result) => result.map_err(ApiError::from),
             None => {
                 tracing::error!("write task failed");
-                Err(ApiError(scim::ScimError::status(500, "Internal error; the request was not applied.")))
+                Err(ApiError::internal())
             }
         }
     }
@@ -112,7 +112,7 @@ impl AppState {
             Ok(result) => result.map_err(ApiError::from),
             Err(join) => {
                 tracing::error!(error = %join, "directory task failed");
-                Err(ApiError(scim::ScimError::status(500, "Internal error; the request was not applied.")))
+                Err(ApiError::internal())
             }
         }
     }

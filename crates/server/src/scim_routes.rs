@@ -455,6 +455,17 @@ async fn get_group(
     Ok(with_group_headers(scim_json(StatusCode::OK, &body), &app, &view, false))
 }
 
+/// A group as a write left it, read after the write's COMMIT and off the
+/// write thread: its members may be many. Without them it is a point read.
+async fn read_back_group(app: &AppState, org_id: i64, id: String, with_members: bool) -> Result<GroupView, ApiError> {
+    let read = move |dir: &directory::Directory| dir.get_group(org_id, &id, with_members);
+    if with_members {
+        app.blocking(read).await
+    } else {
+        app.point_read(read).await
+    }
+}
+
 async fn create_group(
     State(app): State<AppState>,
     caller: ScimCaller,
@@ -465,10 +476,8 @@ async fn create_group(
     let projection = projection_from(&GROUP, &raw);
     let with_members = !projection.omits(&GROUP, "members");
     let org_id = actor.org.id;
-    // The read-back runs after the COMMIT, off the write thread: a group's
-    // members may be many.
     let group = app.write(move |dir| dir.create_group(&actor, &body)).await?;
-    let view = app.blocking(move |dir| dir.get_group(org_id, &group.id, with_members)).await?;
+    let view = read_back_group(&app, org_id, group.id, with_members).await?;
     let json = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::CREATED, &json), &app, &view, true))
 }
@@ -485,7 +494,7 @@ async fn replace_group(
     let with_members = !projection.omits(&GROUP, "members");
     let org_id = actor.org.id;
     let written = app.write(move |dir| dir.replace_group(&actor, &id, &body)).await?;
-    let view = app.blocking(move |dir| dir.get_group(org_id, &written.group.id, with_members)).await?;
+    let view = read_back_group(&app, org_id, written.group.id, with_members).await?;
     let json = group_json(&app, &view, &projection);
     Ok(with_group_headers(scim_json(StatusCode::OK, &json), &app, &view, false))
 }
@@ -507,7 +516,7 @@ async fn patch_group(
     let with_members = !projection.omits(&GROUP, "members");
     let written = app.write(move |dir| dir.patch_group(&actor, &id, &patch)).await?;
     let view = if wants_body {
-        Some(app.blocking(move |dir| dir.get_group(org_id, &written.group.id, with_members)).await?)
+        Some(read_back_group(&app, org_id, written.group.id, with_members).await?)
     } else {
         None
     };

@@ -82,18 +82,6 @@ impl SqliteStore {
         self.writer.with_idle_connection(query::explain_id_list_plans)
     }
 
-    /// A read on a thread running a write batch sees that batch's writes.
-    fn read_in_batch(
-        &self,
-        work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
-    ) -> Option<Result<(), DirectoryError>> {
-        if self.writer.batching_here() {
-            self.writer.read_in_batch(work)
-        } else {
-            None
-        }
-    }
-
     fn take_reader(&self) -> Result<Connection, DirectoryError> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
@@ -156,7 +144,7 @@ impl Store for SqliteStore {
     }
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
-        if let Some(result) = self.read_in_batch(work) {
+        if let Some(result) = self.writer.read_in_batch(work) {
             return result;
         }
         let reader = self.take_reader()?;
@@ -170,7 +158,7 @@ impl Store for SqliteStore {
         &self,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
     ) -> Result<(), DirectoryError> {
-        if let Some(result) = self.read_in_batch(work) {
+        if let Some(result) = self.writer.read_in_batch(work) {
             return result;
         }
         let reader = self.take_reader()?;

@@ -18,7 +18,7 @@
 use crate::{conn, tx};
 use directory::{DirectoryError, Tx};
 use rusqlite::Connection;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -34,32 +34,13 @@ thread_local! {
 }
 
 /// A batch in progress on this thread: which writer it belongs to (by
-/// address) and the group-commit batches its writes went into, whose
-/// outcomes decide the batch's.
+/// address), the group-commit batches its writes went into (whose outcomes
+/// decide the batch's), and whether the thread is inside a write's work,
+/// holding the writer's lock (a read nested in it must not lock again).
 struct Batching {
     writer: usize,
     batches: Vec<u64>,
-}
-
-thread_local! {
-    /// Whether this thread is inside the work of a write, holding the
-    /// writer's lock: a read nested in that work must not take the lock again.
-    static IN_WRITE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks this thread as inside a write's work until dropped (also on panic).
-struct InWrite(bool);
-
-impl InWrite {
-    fn enter() -> InWrite {
-        InWrite(IN_WRITE.with(|w| w.replace(true)))
-    }
-}
-
-impl Drop for InWrite {
-    fn drop(&mut self) {
-        let _ = IN_WRITE.try_with(|w| w.set(self.0));
-    }
+    in_write: bool,
 }
 
 /// Ends this thread's batch even if a job panics.
@@ -69,6 +50,31 @@ impl Drop for BatchingGuard {
     fn drop(&mut self) {
         let _ = BATCHING.try_with(|b| b.borrow_mut().take());
     }
+}
+
+/// Marks this thread's batch as inside a write's work until dropped (also
+/// on panic: the write queue catches a job's panic and goes on).
+struct InWrite;
+
+impl InWrite {
+    fn enter() -> InWrite {
+        set_in_write(true);
+        InWrite
+    }
+}
+
+impl Drop for InWrite {
+    fn drop(&mut self) {
+        set_in_write(false);
+    }
+}
+
+fn set_in_write(inside: bool) {
+    let _ = BATCHING.try_with(|b| {
+        if let Some(run) = b.borrow_mut().as_mut() {
+            run.in_write = inside;
+        }
+    });
 }
 
 pub(crate) struct Writer {
@@ -198,9 +204,8 @@ impl Writer {
     /// Whether this thread runs a batch of this writer's; if so, and the write
     /// was applied, remembers the group-commit batch it went into.
     fn note_in_batch(&self, batch: u64, applied: bool) -> bool {
-        let me = self as *const Writer as usize;
         BATCHING.with(|b| match b.borrow_mut().as_mut() {
-            Some(run) if run.writer == me => {
+            Some(run) if run.writer == self.id() => {
                 if applied && run.batches.last() != Some(&batch) {
                     run.batches.push(batch);
                 }
@@ -210,12 +215,9 @@ impl Writer {
         })
     }
 
-    /// Whether this thread is running one of this writer's batches, outside
-    /// the work of a write. (A read nested in a write's work takes a reader
-    /// connection, as on any thread: the writer's lock is already held.)
-    pub(crate) fn batching_here(&self) -> bool {
-        let me = self as *const Writer as usize;
-        !IN_WRITE.with(Cell::get) && BATCHING.with(|b| b.borrow().as_ref().is_some_and(|run| run.writer == me))
+    /// This writer's identity in a thread's [`Batching`].
+    fn id(&self) -> usize {
+        self as *const Writer as usize
     }
 
     /// Runs `jobs` as one batch (see the module's documentation) and commits
@@ -226,8 +228,7 @@ impl Writer {
             jobs();
             return Ok(());
         }
-        let me = self as *const Writer as usize;
-        BATCHING.with(|b| *b.borrow_mut() = Some(Batching { writer: me, batches: Vec::new() }));
+        BATCHING.with(|b| *b.borrow_mut() = Some(Batching { writer: self.id(), batches: Vec::new(), in_write: false }));
         let guard = BatchingGuard;
         jobs();
         let batches = BATCHING.with(|b| b.borrow_mut().take()).map(|run| run.batches).unwrap_or_default();
@@ -250,13 +251,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Runs a read inside this thread's batch, if a transaction is open, so
-    /// that it sees the batch's own writes. `None` when there is none open:
-    /// committed data is then all there is to see.
+    /// Runs a read inside this thread's batch of this writer's, so that it
+    /// sees the batch's writes. `None` when there is no such batch, when no
+    /// transaction is open (committed data is then all there is to see), or
+    /// when the read is nested in a write's work (which holds the lock; it
+    /// then reads committed data, as on any other thread).
     pub(crate) fn read_in_batch(
         &self,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>,
     ) -> Option<Result<(), DirectoryError>> {
+        let batching_here =
+            BATCHING.with(|b| b.borrow().as_ref().is_some_and(|run| run.writer == self.id() && !run.in_write));
+        if !batching_here {
+            return None;
+        }
         let st = self.lock();
         st.open?;
         Some(work(&mut tx::SqliteTx::new(&st.conn)))
