@@ -214,13 +214,16 @@ pub fn authenticate_in(
             }),
         },
     };
-    // Expiry moves with the clock, so it is checked on every request (the
-    // clock is read only for a key that expires).
-    Ok(found.filter(|a| {
-        keys::hashes_match(token_hash, &a.key.token_hash)
-            && !a.key.is_revoked()
-            && !(a.key.expires_at.is_some() && a.key.is_expired(&now_rfc3339()))
-    }))
+    Ok(found.filter(|a| is_usable(a, token_hash)))
+}
+
+/// Whether a key read earlier for `token_hash` still lets its holder in.
+/// Expiry moves with the clock, so it is checked on every request (the
+/// clock is read only for a key that expires).
+pub fn is_usable(auth: &Authenticated, token_hash: &str) -> bool {
+    keys::hashes_match(token_hash, &auth.key.token_hash)
+        && !auth.key.is_revoked()
+        && !(auth.key.expires_at.is_some() && auth.key.is_expired(&now_rfc3339()))
 }
 
 /// What [`read_authenticated`] found: who the token belongs to (`None`:
@@ -232,21 +235,20 @@ pub struct AuthenticatedRead<T> {
     pub result: Result<Option<T>, DirectoryError>,
 }
 
-/// Authenticates `token` and, when `admit` lets the caller in, runs `work`
-/// for it in the same read snapshot. A request's authentication and its read
-/// then cost one transaction instead of two (on SQLite a transaction's
-/// file locking is a large part of a cached GET).
+/// Authenticates a token (hashed with [`keys::hash_token`]) and, when
+/// `admit` lets the caller in, runs `work` for it in the same read snapshot.
+/// A request's authentication and its read then cost one transaction instead
+/// of two (on SQLite a transaction's file locking is a large part of a GET).
 pub fn read_authenticated<T>(
     store: &dyn Store,
     cache: &AuthCache,
-    token: &str,
+    token_hash: &str,
     admit: impl Fn(&Authenticated) -> bool,
     mut work: impl FnMut(&mut dyn Tx, &Authenticated) -> Result<T, DirectoryError>,
 ) -> AuthenticatedRead<T> {
-    let hash = keys::hash_token(token);
     let mut caller = None;
     let result = store::read(store, |tx| {
-        caller = authenticate_in(tx, cache, &hash)?;
+        caller = authenticate_in(tx, cache, token_hash)?;
         match &caller {
             Some(auth) if admit(auth) => work(tx, auth).map(Some),
             _ => Ok(None),

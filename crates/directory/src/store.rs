@@ -262,7 +262,20 @@ pub trait Store: Send + Sync {
         jobs();
         Ok(())
     }
+
+    /// A marker of everything committed so far, by any process, read without
+    /// a transaction: equal markers mean nothing was committed in between, so
+    /// an answer computed from a read that began after one marker may be
+    /// served again while the store still reports that marker. `None` when
+    /// the store has no such cheap signal (then nothing may be reused).
+    fn change_stamp(&self) -> Option<ChangeStamp> {
+        None
+    }
 }
+
+/// See [`Store::change_stamp`]: opaque bytes, compared for equality only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeStamp(pub [u8; 48]);
 
 /// Runs `work` in a write transaction and returns its value.
 pub fn write<T>(

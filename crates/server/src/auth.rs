@@ -30,8 +30,8 @@ fn token_from(parts: &Parts) -> Option<String> {
 /// learns the caller's organisation. Handlers that authenticate inside their
 /// own read take this instead of [`ScimCaller`].
 pub struct Credentials {
-    token: String,
-    log_slot: Option<OrgSlot>,
+    pub(crate) token: String,
+    pub(crate) log_slot: Option<OrgSlot>,
 }
 
 impl FromRequestParts<AppState> for Credentials {
@@ -72,38 +72,51 @@ impl AppState {
     pub(crate) async fn authorized_point_read<T: Send + 'static>(
         &self,
         credentials: Credentials,
-        mut work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
+        work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let token = credentials.token;
+        let token_hash = directory::keys::hash_token(&credentials.token);
+        let (value, _) = self.authorized_read(token_hash, credentials.log_slot.as_ref(), work).await?;
+        Ok(value)
+    }
+
+    /// [`AppState::authorized_point_read`] for a hashed token, also
+    /// returning whom the key authenticated.
+    pub(crate) async fn authorized_read<T: Send + 'static>(
+        &self,
+        token_hash: String,
+        log_slot: Option<&OrgSlot>,
+        mut work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
+    ) -> Result<(T, Authenticated), ApiError> {
         let read = self
             .point_read(move |dir| {
                 Ok(directory::admin::read_authenticated(
                     dir.store.as_ref(),
                     &dir.auth_cache,
-                    &token,
+                    &token_hash,
                     |auth| auth.key.role.can_provision(),
                     |tx, auth| work(tx, auth.org.id),
                 ))
             })
             .await?;
+        let AuthenticatedRead { caller, result } = read;
         // A store failure before the key was checked is not a bad key.
-        let read = match read {
-            AuthenticatedRead { caller: None, result: Err(e) } => return Err(ApiError::from(e)),
-            read => read,
+        let result = match (&caller, result) {
+            (None, Err(e)) => return Err(ApiError::from(e)),
+            (_, result) => result,
         };
-        admit(read.caller, credentials.log_slot.as_ref())?;
-        match read.result {
-            Ok(Some(value)) => Ok(value),
-            Err(e) => Err(ApiError::from(e)),
+        admit(caller.clone(), log_slot)?;
+        match (result, caller) {
+            (Ok(Some(value)), Some(caller)) => Ok((value, caller)),
+            (Err(e), _) => Err(ApiError::from(e)),
             // `admit` and the predicate above are the same rule.
-            Ok(None) => Err(ApiError::internal()),
+            _ => Err(ApiError::internal()),
         }
     }
 }
 
 /// The caller a provisioning request acts as: 401 without a valid key, 403
 /// for a role that may not provision.
-fn admit(found: Option<Authenticated>, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
+pub(crate) fn admit(found: Option<Authenticated>, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
     let Some(auth) = found else {
         return Err(ApiError(ScimError::status(
             401,

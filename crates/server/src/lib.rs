@@ -12,6 +12,7 @@ mod body;
 mod error;
 mod logging;
 mod paths;
+mod read_cache;
 mod scim_routes;
 mod write_queue;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Where SCIM writes run when the store batches them (SQLite).
     writes: Option<write_queue::WriteQueue>,
+    /// Point reads' answers, kept while the store reports no commit.
+    reads: Arc<read_cache::ReadCache>,
 }
 
 impl AppState {
@@ -68,7 +71,7 @@ impl AppState {
         } else {
             None
         };
-        AppState { directory, config: Arc::new(config), writes }
+        AppState { directory, config: Arc::new(config), writes, reads: Arc::default() }
     }
 
     /// Runs directory work that writes: in the store's next write batch when

@@ -3,9 +3,10 @@
 use crate::auth::{Credentials, ScimCaller};
 use crate::body::ScimJson;
 use crate::error::{method_not_allowed, scim_bytes, scim_json, ApiError};
+use crate::read_cache::Answer;
 use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -106,8 +107,13 @@ fn user_json(app: &AppState, user: &UserRecord, links: &UserLinks, projection: &
     }
 }
 
+/// A user's weak ETag: its version.
+fn user_etag(user: &UserRecord) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("W/\"{}\"", user.version)).ok()
+}
+
 fn with_user_headers(mut resp: Response, app: &AppState, user: &UserRecord, created: bool) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", user.version)) {
+    if let Some(v) = user_etag(user) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     if created {
@@ -127,9 +133,13 @@ async fn run_user_query(app: &AppState, org_id: i64, query: ListQuery) -> Result
 }
 
 fn user_page_response(app: &AppState, query: &ListQuery, page: &Page<(UserRecord, UserLinks)>) -> Response {
+    scim_bytes(StatusCode::OK, user_page_bytes(app, query, page))
+}
+
+fn user_page_bytes(app: &AppState, query: &ListQuery, page: &Page<(UserRecord, UserLinks)>) -> Vec<u8> {
     let resources: Vec<Box<RawValue>> =
         page.items.iter().filter_map(|(u, l)| user_raw(app, u, l, &query.projection)).collect();
-    scim_json(StatusCode::OK, &list_body(&USER, query, page.total, page.next, resources))
+    serde_json::to_vec(&list_body(&USER, query, page.total, page.next, resources)).unwrap_or_default()
 }
 
 /// A user's body as a GET answers it: from the stored text when no
@@ -200,7 +210,13 @@ async fn list_users(
     State(app): State<AppState>,
     credentials: Credentials,
     RawQuery(raw): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    // A lookup answered before, with nothing committed since, needs no parsing.
+    let key = app.read_key(&credentials, &uri);
+    if let Some(answer) = app.kept_answer(&key, &credentials) {
+        return Ok(answer.into_response());
+    }
     let (query, credentials) = checked_list_query(&app, &USER, &raw, credentials).await?;
     // Entra's lookups (`userName eq "…"`) are point reads: authenticated in the same transaction.
     let point = query.filter.as_ref().is_some_and(|f| is_point_lookup(&USER, f)) && query.count <= 100;
@@ -210,12 +226,15 @@ async fn list_users(
     }
     let q = query.clone();
     let with_groups = !query.projection.omits(&USER, "groups");
-    let page = app
-        .authorized_point_read(credentials, move |tx, org_id| {
-            read_users_linked(tx, org_id, &store_query(&q), with_groups)
-        })
+    let answer = app
+        .read_and_keep(
+            key,
+            credentials,
+            move |tx, org_id| read_users_linked(tx, org_id, &store_query(&q), with_groups),
+            |page| Answer { body: user_page_bytes(&app, &query, &page).into(), etag: None },
+        )
         .await?;
-    Ok(user_page_response(&app, &query, &page))
+    Ok(answer.into_response())
 }
 
 async fn search_users(
@@ -232,14 +251,26 @@ async fn get_user(
     credentials: Credentials,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let key = app.read_key(&credentials, &uri);
+    if let Some(answer) = app.kept_answer(&key, &credentials) {
+        return Ok(answer.into_response());
+    }
     let projection = projection_from(&USER, &raw);
     let with_groups = !projection.omits(&USER, "groups");
-    let (user, links) = app
-        .authorized_point_read(credentials, move |tx, org_id| read_user_linked(tx, org_id, &id, with_groups))
+    let answer = app
+        .read_and_keep(
+            key,
+            credentials,
+            move |tx, org_id| read_user_linked(tx, org_id, &id, with_groups),
+            |(user, links)| Answer {
+                body: user_bytes(&app, &user, &links, &projection).into(),
+                etag: user_etag(&user),
+            },
+        )
         .await?;
-    let body = user_bytes(&app, &user, &links, &projection);
-    Ok(with_user_headers(scim_bytes(StatusCode::OK, body), &app, &user, false))
+    Ok(answer.into_response())
 }
 
 async fn create_user(

@@ -15,12 +15,13 @@ mod group_query;
 mod migrate;
 mod query;
 mod tx;
+mod wal_index;
 mod writer;
 
 pub use conn::{Location, SYNCHRONOUS};
 pub use query::LookupPlan;
 
-use directory::{DirectoryError, Store, Tx};
+use directory::{ChangeStamp, DirectoryError, Store, Tx};
 use rusqlite::Connection;
 use std::sync::Mutex;
 
@@ -31,6 +32,8 @@ const MAX_IDLE_READERS: usize = 8;
 pub struct SqliteStore {
     writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
+    /// `None` if the `-shm` file could not be opened: then no change stamps.
+    wal_index: Option<wal_index::WalIndex>,
     // Dropped last: a temporary database is removed after its connections close.
     location: Location,
 }
@@ -50,7 +53,8 @@ impl SqliteStore {
         let location = Location::parse(url)?;
         let mut writer = conn::open(location.path(), false)?;
         conn::retry_busy(|| migrate::migrate(&mut writer))?;
-        Ok(SqliteStore { writer: writer::Writer::new(writer), readers: Mutex::new(Vec::new()), location })
+        let wal_index = writer.path().and_then(|db| wal_index::WalIndex::open(std::path::Path::new(db)));
+        Ok(SqliteStore { writer: writer::Writer::new(writer), readers: Mutex::new(Vec::new()), wal_index, location })
     }
 
     /// Where the database lives.
@@ -141,6 +145,10 @@ impl Store for SqliteStore {
 
     fn write_batch(&self, jobs: &mut dyn FnMut()) -> Result<(), DirectoryError> {
         self.writer.batch(jobs)
+    }
+
+    fn change_stamp(&self) -> Option<ChangeStamp> {
+        self.wal_index.as_ref()?.stamp()
     }
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {
