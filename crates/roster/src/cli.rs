@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// (default: http://<listen>).
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Memory for answers of repeated point reads (GET /Users/{id}, userName lookups), kept while
+    /// nothing is committed (SQLite only); 0 turns the cache off.
+    #[arg(long, env = "ROSTER_READ_CACHE_MB", default_value_t = 64)]
+    pub read_cache_mb: usize,
     #[command(flatten)]
     pub db: DatabaseArg,
 }

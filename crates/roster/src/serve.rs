@@ -17,7 +17,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let store = open_store(&args.db.database)?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
-    let config = ServerConfig::new(&public_url);
+    let mut config = ServerConfig::new(&public_url);
+    config.read_cache_bytes = args.read_cache_mb.saturating_mul(1 << 20);
 
     // On an empty database only: the first organisation and its Secret Token.
     let bootstrap_token = std::env::var("ROSTER_BOOTSTRAP_TOKEN").ok().filter(|t| !t.is_empty());

@@ -27,6 +27,9 @@ pub use error::ApiError;
 /// The largest request body accepted (Entra sends far less).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Memory for point-read answers unless configured (`roster serve --read-cache-mb`).
+pub const DEFAULT_READ_CACHE_BYTES: usize = 64 << 20;
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -34,6 +37,8 @@ pub struct ServerConfig {
     pub public_url: String,
     pub list_limits: scim::list::ListLimits,
     pub max_body_bytes: usize,
+    /// Bytes of point-read answers kept while nothing is committed; 0: none.
+    pub read_cache_bytes: usize,
 }
 
 impl ServerConfig {
@@ -42,6 +47,7 @@ impl ServerConfig {
             public_url: public_url.trim_end_matches('/').to_string(),
             list_limits: scim::list::ListLimits::default(),
             max_body_bytes: MAX_BODY_BYTES,
+            read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
         }
     }
     /// The SCIM base URL: the Tenant URL an admin pastes into Entra.
@@ -71,7 +77,8 @@ impl AppState {
         } else {
             None
         };
-        AppState { directory, config: Arc::new(config), writes, reads: Arc::default() }
+        let reads = Arc::new(read_cache::ReadCache::new(config.read_cache_bytes));
+        AppState { directory, config: Arc::new(config), writes, reads }
     }
 
     /// Runs directory work that writes: in the store's next write batch when

@@ -20,8 +20,6 @@ use directory::{ChangeStamp, DirectoryError, Tx};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Bytes of answers kept at most; beyond, the cache starts over.
-const MAX_ANSWER_BYTES: usize = 64 << 20;
 /// Keys remembered at most; beyond, the cache starts over.
 const MAX_CALLERS: usize = 1024;
 
@@ -52,9 +50,10 @@ pub(crate) struct ReadKey {
     target: String,
 }
 
-#[derive(Default)]
 pub(crate) struct ReadCache {
     entries: Mutex<Entries>,
+    /// Bytes of answers kept at most; beyond, the cache starts over. 0: off.
+    max_bytes: usize,
 }
 
 #[derive(Default)]
@@ -79,11 +78,18 @@ impl Entries {
 }
 
 impl ReadCache {
+    pub(crate) fn new(max_bytes: usize) -> ReadCache {
+        ReadCache { entries: Mutex::default(), max_bytes }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn get(&self, key: &ReadKey) -> Option<(Authenticated, Answer)> {
+        if self.max_bytes == 0 {
+            return None;
+        }
         let stamp = key.stamp.as_ref()?;
         let mut entries = self.lock();
         let entries = entries.at(stamp);
@@ -94,9 +100,12 @@ impl ReadCache {
 
     fn put(&self, key: ReadKey, caller: Authenticated, answer: Answer) {
         let Some(stamp) = key.stamp else { return };
+        if answer.body.len() > self.max_bytes {
+            return;
+        }
         let mut entries = self.lock();
         let entries = entries.at(&stamp);
-        if entries.answer_bytes + answer.body.len() > MAX_ANSWER_BYTES || entries.callers.len() >= MAX_CALLERS {
+        if entries.answer_bytes + answer.body.len() > self.max_bytes || entries.callers.len() >= MAX_CALLERS {
             *entries = Entries { stamp: Some(stamp), ..Entries::default() };
         }
         entries.answer_bytes += answer.body.len();
@@ -181,7 +190,7 @@ mod tests {
 
     #[test]
     fn an_answer_is_kept_only_for_its_stamp_caller_and_target() {
-        let cache = ReadCache::default();
+        let cache = ReadCache::new(1 << 20);
         cache.put(key(1, "k1", "/Users/a"), caller(7), answer("a"));
         assert_eq!(cache.get(&key(1, "k1", "/Users/a")).map(|(_, a)| a.body), Some(Bytes::from_static(b"a")));
         assert!(cache.get(&key(1, "k1", "/Users/b")).is_none(), "another target");
@@ -197,7 +206,7 @@ mod tests {
 
     #[test]
     fn organisations_do_not_share_answers() {
-        let cache = ReadCache::default();
+        let cache = ReadCache::new(1 << 20);
         cache.put(key(1, "k1", "/Users/a"), caller(7), answer("org 7"));
         cache.put(key(1, "k2", "/Users/b"), caller(8), answer("org 8"));
         assert!(cache.get(&key(1, "k2", "/Users/a")).is_none(), "org 8's key must not see org 7's answer");
@@ -205,9 +214,16 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_of_no_bytes_keeps_nothing() {
+        let cache = ReadCache::new(0);
+        cache.put(key(1, "k", "/1"), caller(1), answer("a"));
+        assert!(cache.get(&key(1, "k", "/1")).is_none());
+    }
+
+    #[test]
     fn the_cache_starts_over_when_full() {
-        let cache = ReadCache::default();
-        let big = Bytes::from(vec![b'x'; MAX_ANSWER_BYTES / 2 + 1]);
+        let cache = ReadCache::new(1 << 20);
+        let big = Bytes::from(vec![b'x'; (1 << 19) + 1]);
         cache.put(key(1, "k", "/1"), caller(1), Answer { body: big.clone(), etag: None });
         cache.put(key(1, "k", "/2"), caller(1), Answer { body: big, etag: None });
         assert!(cache.get(&key(1, "k", "/1")).is_none());
