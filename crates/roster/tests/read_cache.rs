@@ -89,3 +89,48 @@ fn kept_answers_are_per_organisation() {
     let theirs = srv.req_as(&other_key, Method::GET, &lookup, None).scim(200);
     assert_eq!(theirs["totalResults"], json!(0), "{theirs}");
 }
+
+/// Reading SQLite's change stamp must leave SQLite's locks alone: if the
+/// server dropped its hold on the wal-index, the next process to open the
+/// database would rebuild it under the running server, which then fails
+/// (before the fix: the connection reset mid-test, the server killed by SIGBUS).
+#[test]
+fn other_processes_opening_the_database_leave_the_server_running() {
+    let srv = TestServer::start();
+    let user = srv.create(&simple_user("kept.locks"));
+    let id = user["id"].as_str().unwrap().to_string();
+    let path = format!("/Users/{id}");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut reads = 0;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        assert_eq!(srv.get(&path).status, 200);
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        let writer = s.spawn(|| {
+            for i in 0..20 {
+                srv.post("/Users", &simple_user(&format!("kept.locks{i}"))).scim(201);
+            }
+        });
+        // Each CLI command is a process of its own that opens the database.
+        for round in 0..6 {
+            assert!(srv.roster(&["org", "list"]).contains("default"), "round {round}");
+            srv.new_key("default", "manager");
+        }
+        writer.join().unwrap();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            assert!(r.join().unwrap() > 0);
+        }
+    });
+    let patched = srv.patch_ops(&id, json!([{"op": "Replace", "path": "title", "value": "Still here"}]));
+    assert_eq!(patched.scim(200)["title"], json!("Still here"));
+    assert_eq!(read_twice(&srv, &path)["title"], json!("Still here"));
+}

@@ -32,7 +32,8 @@ const MAX_IDLE_READERS: usize = 8;
 pub struct SqliteStore {
     writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
-    /// `None` if the `-shm` file could not be opened: then no change stamps.
+    /// The writer's view of the wal-index (`None`: no change stamps). Only
+    /// valid while `writer` is open, which it is for the store's life.
     wal_index: Option<wal_index::WalIndex>,
     // Dropped last: a temporary database is removed after its connections close.
     location: Location,
@@ -53,7 +54,9 @@ impl SqliteStore {
         let location = Location::parse(url)?;
         let mut writer = conn::open(location.path(), false)?;
         conn::retry_busy(|| migrate::migrate(&mut writer))?;
-        let wal_index = writer.path().and_then(|db| wal_index::WalIndex::open(std::path::Path::new(db)));
+        // SAFETY: the writer connection is not shared yet, and the store keeps
+        // it open for as long as it keeps the wal index.
+        let wal_index = unsafe { wal_index::WalIndex::of(&writer) };
         Ok(SqliteStore { writer: writer::Writer::new(writer), readers: Mutex::new(Vec::new()), wal_index, location })
     }
 
