@@ -16,6 +16,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("../migrations/0003_scale.sql")),
     (4, include_str!("../migrations/0004_auth_generation.sql")),
     (5, include_str!("../migrations/0005_user_blocks.sql")),
+    (6, include_str!("../migrations/0006_partial_indexes.sql")),
 ];
 
 /// Brings the database up to the newest schema.

@@ -83,7 +83,7 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| SqliteStore::open(&path).unwrap().schema_version().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 5), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 6), "{versions:?}");
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn url_forms() {
     ] {
         let s = SqliteStore::open(&url).unwrap();
         assert_eq!(s.location().path(), dir.path().join(file), "{url}");
-        assert_eq!(s.schema_version().unwrap(), 5);
+        assert_eq!(s.schema_version().unwrap(), 6);
     }
     // Relative forms.
     assert_eq!(store_sqlite::Location::parse("sqlite://roster.db").unwrap().path(), std::path::Path::new("roster.db"));
