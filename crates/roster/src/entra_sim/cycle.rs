@@ -96,12 +96,44 @@ pub struct Cycle<'a> {
     pub rec: &'a Recorder,
     tenant: &'a Tenant,
     previous: Option<&'a Tenant>,
-    /// objectId → target id (`None`: looked up, not there).
-    user_ids: Mutex<HashMap<String, Option<String>>>,
+    user_ids: Mutex<UserIds>,
     /// objectId → the last resource the server returned.
     user_res: Mutex<HashMap<String, Value>>,
     group_ids: Mutex<HashMap<String, String>>,
     bar: ProgressBar,
+}
+
+/// objectId → target id (`None`: looked up, not there), with the target ids
+/// counted, so that "is this member one of the tenant's users" is a lookup
+/// rather than a copy of every id (once per group, that was quadratic).
+#[derive(Default)]
+struct UserIds {
+    by_object: HashMap<String, Option<String>>,
+    targets: HashMap<String, usize>,
+}
+
+impl UserIds {
+    fn get(&self, oid: &str) -> Option<&Option<String>> {
+        self.by_object.get(oid)
+    }
+
+    fn set(&mut self, oid: &str, id: Option<String>) {
+        if let Some(Some(old)) = self.by_object.insert(oid.to_string(), id.clone()) {
+            if let Some(n) = self.targets.get_mut(&old) {
+                *n -= 1;
+                if *n == 0 {
+                    self.targets.remove(&old);
+                }
+            }
+        }
+        if let Some(new) = id {
+            *self.targets.entry(new).or_insert(0) += 1;
+        }
+    }
+
+    fn is_target(&self, id: &str) -> bool {
+        self.targets.contains_key(id)
+    }
 }
 
 impl<'a> Cycle<'a> {
@@ -124,7 +156,7 @@ impl<'a> Cycle<'a> {
             rec,
             tenant,
             previous,
-            user_ids: Mutex::new(HashMap::new()),
+            user_ids: Mutex::new(UserIds::default()),
             user_res: Mutex::new(HashMap::new()),
             group_ids: Mutex::new(HashMap::new()),
             bar,
@@ -150,7 +182,7 @@ impl<'a> Cycle<'a> {
 
     fn set_user(&self, oid: &str, id: Option<String>, res: Option<Value>) {
         if let Ok(mut m) = self.user_ids.lock() {
-            m.insert(oid.to_string(), id);
+            m.set(oid, id);
         }
         if let (Some(r), Ok(mut m)) = (res, self.user_res.lock()) {
             m.insert(oid.to_string(), r);
@@ -410,11 +442,11 @@ impl<'a> Cycle<'a> {
                 };
                 let add: Vec<String> = desired.iter().filter(|m| !current.contains(*m)).cloned().collect();
                 // Only members Entra knows (tenant users) are removed; others are left alone.
-                let known: HashSet<String> =
-                    self.user_ids.lock().map(|m| m.values().flatten().cloned().collect()).unwrap_or_default();
                 let want: HashSet<&String> = desired.iter().collect();
-                let mut remove: Vec<String> =
-                    current.iter().filter(|m| !want.contains(m) && known.contains(*m)).cloned().collect();
+                let mut remove: Vec<String> = match self.user_ids.lock() {
+                    Ok(ids) => current.iter().filter(|m| !want.contains(m) && ids.is_target(m)).cloned().collect(),
+                    Err(_) => Vec::new(),
+                };
                 remove.sort();
                 let wrote = !add.is_empty() || !remove.is_empty();
                 let ok = self.patch_members(oid, &id, &add, true) & self.patch_members(oid, &id, &remove, false);
@@ -512,7 +544,7 @@ impl<'a> Cycle<'a> {
                 None => self.rec.outcome(Kind::User, oid, Action::Skipped),
             }
             if let Ok(mut m) = self.user_ids.lock() {
-                m.insert(oid.clone(), None);
+                m.set(oid, None);
             }
             self.bar.inc(1);
         });
@@ -644,6 +676,21 @@ fn verb(a: Action) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_ids_know_their_targets_through_changes() {
+        let mut ids = UserIds::default();
+        ids.set("o1", Some("t1".into()));
+        ids.set("o2", Some("t1".into())); // a peer may answer two lookups with one user
+        ids.set("o3", None);
+        assert!(ids.is_target("t1") && !ids.is_target("o1"));
+        assert_eq!(ids.get("o3"), Some(&None));
+        ids.set("o1", Some("t2".into()));
+        assert!(ids.is_target("t1"), "o2 still maps to t1");
+        ids.set("o2", None);
+        assert!(!ids.is_target("t1") && ids.is_target("t2"));
+        assert_eq!(ids.get("o2"), Some(&None));
+    }
 
     #[test]
     fn guid_shape() {
