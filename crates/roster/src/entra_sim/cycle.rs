@@ -95,8 +95,9 @@ pub struct Cycle<'a> {
     pub opts: CycleOptions,
     pub rec: &'a Recorder,
     tenant: &'a Tenant,
-    previous: Option<&'a Tenant>,
     user_ids: Mutex<UserIds>,
+    /// objectId → the user in this snapshot, else in the previous one.
+    users_by_object: HashMap<&'a str, &'a User>,
     /// objectId → the last resource the server returned.
     user_res: Mutex<HashMap<String, Value>>,
     group_ids: Mutex<HashMap<String, String>>,
@@ -155,8 +156,8 @@ impl<'a> Cycle<'a> {
             opts,
             rec,
             tenant,
-            previous,
             user_ids: Mutex::new(UserIds::default()),
+            users_by_object: index_users(tenant, previous),
             user_res: Mutex::new(HashMap::new()),
             group_ids: Mutex::new(HashMap::new()),
             bar,
@@ -216,12 +217,7 @@ impl<'a> Cycle<'a> {
         if let Some(known) = self.user_ids.lock().ok().and_then(|m| m.get(oid).cloned()) {
             return known;
         }
-        let u = self
-            .tenant
-            .users
-            .iter()
-            .chain(self.previous.iter().flat_map(|p| p.users.iter()))
-            .find(|u| u.object_id == oid)?;
+        let u = *self.users_by_object.get(oid)?;
         let value = self.mapping.matching_value(u)?;
         match self.lookup_user(oid, &value) {
             Ok(Some(res)) => {
@@ -646,6 +642,15 @@ impl<'a> Cycle<'a> {
             }
         });
     }
+}
+
+/// Users by objectId; the current snapshot's entry wins over the previous one's.
+fn index_users<'a>(tenant: &'a Tenant, previous: Option<&'a Tenant>) -> HashMap<&'a str, &'a User> {
+    let mut by_object = HashMap::new();
+    for u in tenant.users.iter().chain(previous.iter().flat_map(|p| p.users.iter())) {
+        by_object.entry(u.object_id.as_str()).or_insert(u);
+    }
+    by_object
 }
 
 fn members_of(body: Option<&Value>) -> HashSet<String> {
