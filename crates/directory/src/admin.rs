@@ -3,7 +3,7 @@
 
 use crate::keys::{self, ApiKeyRecord};
 use crate::model::{Org, Role, UserState, UsernamePolicy};
-use crate::store::{self, Store, Tx};
+use crate::store::{self, ChangeStamp, Store, Tx};
 use crate::{now_rfc3339, DirectoryError};
 use scim::ScimError;
 use std::collections::HashMap;
@@ -163,53 +163,90 @@ pub struct Authenticated {
 /// while the database still reports that generation, so a key revoked or an
 /// organisation changed anywhere (another instance, the CLI) is read afresh
 /// by the next request: one integer is read per request instead of a key and
-/// an organisation.
+/// an organisation. Where the store has a [`Store::change_stamp`], an entry
+/// also remembers the last stamp it was confirmed at: while the store still
+/// reports that stamp nothing at all was committed, so the entry holds
+/// without any read ([`AuthCache::with_unchanged`]).
 #[derive(Debug, Default)]
 pub struct AuthCache {
-    entries: Mutex<HashMap<String, (i64, Authenticated)>>,
+    entries: Mutex<HashMap<String, AuthEntry>>,
+}
+
+#[derive(Debug)]
+struct AuthEntry {
+    generation: i64,
+    confirmed_at: Option<ChangeStamp>,
+    auth: Authenticated,
 }
 
 /// Tokens remembered at most; beyond, the cache starts over.
 const AUTH_CACHE_ENTRIES: usize = 1024;
 
 impl AuthCache {
-    fn get(&self, hash: &str, generation: i64) -> Option<Authenticated> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(hash).filter(|(g, _)| *g == generation).map(|(_, auth)| auth.clone())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AuthEntry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn put(&self, hash: String, generation: i64, auth: Authenticated) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+    /// Calls `f` with the caller of `token_hash` if its entry was confirmed
+    /// at `stamp` (nothing committed since) and it may still come in (see
+    /// [`is_usable`]); `None` otherwise. Nothing is read or copied.
+    pub fn with_unchanged<R>(
+        &self,
+        token_hash: &str,
+        stamp: &ChangeStamp,
+        f: impl FnOnce(&Authenticated) -> R,
+    ) -> Option<R> {
+        let entries = self.lock();
+        let entry = entries.get(token_hash).filter(|e| e.confirmed_at.as_ref() == Some(stamp))?;
+        is_usable(&entry.auth, token_hash).then(|| f(&entry.auth))
+    }
+
+    /// The entry read at `generation`, now confirmed at `stamp`.
+    fn get(&self, hash: &str, generation: i64, stamp: Option<ChangeStamp>) -> Option<Authenticated> {
+        let mut entries = self.lock();
+        let entry = entries.get_mut(hash).filter(|e| e.generation == generation)?;
+        entry.confirmed_at = stamp;
+        Some(entry.auth.clone())
+    }
+
+    fn put(&self, hash: String, generation: i64, stamp: Option<ChangeStamp>, auth: Authenticated) {
+        let mut entries = self.lock();
         if entries.len() >= AUTH_CACHE_ENTRIES {
             entries.clear();
         }
-        entries.insert(hash, (generation, auth));
+        entries.insert(hash, AuthEntry { generation, confirmed_at: stamp, auth });
     }
 }
 
 /// Resolves a bearer token: `Ok(None)` when it is unknown, revoked or expired.
 pub fn authenticate(store: &dyn Store, cache: &AuthCache, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
     let hash = keys::hash_token(token);
+    let stamp = store.change_stamp();
     // No common snapshot needed: the generation is read first, so whatever
     // is read after it is at least as new as what it stands for.
-    store::read_latest(store, |tx| authenticate_in(tx, cache, &hash))
+    store::read_latest(store, |tx| authenticate_in(tx, cache, &hash, stamp))
 }
 
 /// [`authenticate`] inside a transaction the caller holds, for a token
-/// hashed with [`keys::hash_token`].
+/// hashed with [`keys::hash_token`]. `stamp` is the store's change stamp,
+/// read before the transaction began (what it reads is at least that new).
 pub fn authenticate_in(
     tx: &mut dyn Tx,
     cache: &AuthCache,
     token_hash: &str,
+    stamp: Option<ChangeStamp>,
 ) -> Result<Option<Authenticated>, DirectoryError> {
+    if let Some(auth) = stamp.as_ref().and_then(|s| cache.with_unchanged(token_hash, s, Authenticated::clone)) {
+        return Ok(Some(auth));
+    }
     let generation = tx.auth_generation()?;
-    let found = match cache.get(token_hash, generation) {
+    let found = match cache.get(token_hash, generation, stamp) {
         Some(auth) => Some(auth),
         None => match tx.api_key_by_hash(token_hash)? {
             None => None,
             Some(key) => tx.org_by_id(key.org_id)?.map(|org| {
                 let auth = Authenticated { org, key };
-                cache.put(token_hash.to_string(), generation, auth.clone());
+                cache.put(token_hash.to_string(), generation, stamp, auth.clone());
                 auth
             }),
         },
@@ -239,16 +276,18 @@ pub struct AuthenticatedRead<T> {
 /// `admit` lets the caller in, runs `work` for it in the same read snapshot.
 /// A request's authentication and its read then cost one transaction instead
 /// of two (on SQLite a transaction's file locking is a large part of a GET).
+/// `stamp` is the store's change stamp, read by the caller before this.
 pub fn read_authenticated<T>(
     store: &dyn Store,
     cache: &AuthCache,
     token_hash: &str,
+    stamp: Option<ChangeStamp>,
     admit: impl Fn(&Authenticated) -> bool,
     mut work: impl FnMut(&mut dyn Tx, &Authenticated) -> Result<T, DirectoryError>,
 ) -> AuthenticatedRead<T> {
     let mut caller = None;
     let result = store::read(store, |tx| {
-        caller = authenticate_in(tx, cache, token_hash)?;
+        caller = authenticate_in(tx, cache, token_hash, stamp)?;
         match &caller {
             Some(auth) if admit(auth) => work(tx, auth).map(Some),
             _ => Ok(None),
@@ -267,4 +306,60 @@ pub fn recent_events(
         let org = find_org(tx, org_name)?;
         tx.recent_events(org.id, limit)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(token_hash: &str, expires_at: Option<&str>) -> Authenticated {
+        let org = Org {
+            id: 7,
+            name: "acme".into(),
+            username_policy: UsernamePolicy::Strict,
+            scim_default_state: UserState::Activated,
+            created: String::new(),
+        };
+        let key = ApiKeyRecord {
+            id: "k".into(),
+            org_id: 7,
+            name: "k".into(),
+            role: Role::Administrator,
+            principal: "p".into(),
+            token_hash: token_hash.into(),
+            token_hint: String::new(),
+            created: String::new(),
+            expires_at: expires_at.map(str::to_string),
+            revoked_at: None,
+        };
+        Authenticated { org, key }
+    }
+
+    #[test]
+    fn an_entry_holds_without_a_read_only_at_the_stamp_it_was_confirmed_at() {
+        let (s1, s2) = (ChangeStamp([1; 48]), ChangeStamp([2; 48]));
+        let cache = AuthCache::default();
+        cache.put("h1".into(), 5, Some(s1), caller("h1", None));
+        let org_of = |hash: &str, stamp: &ChangeStamp| cache.with_unchanged(hash, stamp, |a| a.org.id);
+        assert_eq!(org_of("h1", &s1), Some(7));
+        assert_eq!(org_of("h2", &s1), None, "an unknown key");
+        assert_eq!(org_of("h1", &s2), None, "something was committed since");
+        // Confirmed again (the generation is unchanged) at the new stamp.
+        assert!(cache.get("h1", 5, Some(s2)).is_some());
+        assert_eq!(org_of("h1", &s2), Some(7));
+        assert_eq!(org_of("h1", &s1), None);
+        // Read at another generation: not confirmed, and not returned.
+        assert!(cache.get("h1", 6, Some(s1)).is_none());
+        // Stores without stamps never skip the read.
+        cache.put("h3".into(), 5, None, caller("h3", None));
+        assert_eq!(org_of("h3", &s1), None);
+    }
+
+    #[test]
+    fn an_expired_key_is_refused_though_nothing_changed() {
+        let s1 = ChangeStamp([1; 48]);
+        let cache = AuthCache::default();
+        cache.put("h1".into(), 5, Some(s1), caller("h1", Some("2000-01-01T00:00:00.000Z")));
+        assert_eq!(cache.with_unchanged("h1", &s1, |a| a.org.id), None);
+    }
 }

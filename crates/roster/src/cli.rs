@@ -79,7 +79,7 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     /// Memory for answers of repeated point reads (GET /Users/{id}, userName lookups), kept while
     /// nothing is committed (SQLite only); 0 turns the cache off.
-    #[arg(long, env = "ROSTER_READ_CACHE_MB", default_value_t = 64)]
+    #[arg(long, env = "ROSTER_READ_CACHE_MB", default_value_t = server::DEFAULT_READ_CACHE_BYTES >> 20)]
     pub read_cache_mb: usize,
     #[command(flatten)]
     pub db: DatabaseArg,

@@ -134,3 +134,17 @@ fn other_processes_opening_the_database_leave_the_server_running() {
     assert_eq!(patched.scim(200)["title"], json!("Still here"));
     assert_eq!(read_twice(&srv, &path)["title"], json!("Still here"));
 }
+
+/// `--read-cache-mb 0` turns kept answers off; reads stay right.
+#[test]
+fn kept_answers_can_be_turned_off() {
+    let srv = TestServer::start_with_args(&["--read-cache-mb", "0"]);
+    let user = srv.create(&simple_user("kept.off"));
+    let id = user["id"].as_str().unwrap();
+    let path = format!("/Users/{id}");
+    read_twice(&srv, &path);
+    srv.patch_ops(id, json!([{"op": "Replace", "path": "title", "value": "Uncached"}])).scim(200);
+    assert_eq!(read_twice(&srv, &path)["title"], json!("Uncached"));
+    let lookup = format!("/Users?filter={}", enc("userName eq \"kept.off\""));
+    assert_eq!(read_twice(&srv, &lookup)["Resources"][0]["title"], json!("Uncached"));
+}

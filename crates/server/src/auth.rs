@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use crate::logging::OrgSlot;
 use directory::admin::{Authenticated, AuthenticatedRead};
-use directory::{Actor, DirectoryError, Tx};
+use directory::{Actor, ChangeStamp, DirectoryError, Tx};
 use scim::ScimError;
 
 /// A caller allowed to provision.
@@ -75,24 +75,27 @@ impl AppState {
         work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let token_hash = directory::keys::hash_token(&credentials.token);
-        let (value, _) = self.authorized_read(token_hash, credentials.log_slot.as_ref(), work).await?;
+        let stamp = self.directory.store.change_stamp();
+        let (value, _) = self.authorized_read(token_hash, stamp, credentials.log_slot.as_ref(), work).await?;
         Ok(value)
     }
 
-    /// [`AppState::authorized_point_read`] for a hashed token, also
-    /// returning whom the key authenticated.
+    /// [`AppState::authorized_point_read`] for a hashed token and the change
+    /// stamp read before it, also returning the caller's organisation.
     pub(crate) async fn authorized_read<T: Send + 'static>(
         &self,
         token_hash: String,
+        stamp: Option<ChangeStamp>,
         log_slot: Option<&OrgSlot>,
         mut work: impl FnMut(&mut dyn Tx, i64) -> Result<T, DirectoryError> + Send + 'static,
-    ) -> Result<(T, Authenticated), ApiError> {
+    ) -> Result<(T, i64), ApiError> {
         let read = self
             .point_read(move |dir| {
                 Ok(directory::admin::read_authenticated(
                     dir.store.as_ref(),
                     &dir.auth_cache,
                     &token_hash,
+                    stamp,
                     |auth| auth.key.role.can_provision(),
                     |tx, auth| work(tx, auth.org.id),
                 ))
@@ -104,19 +107,28 @@ impl AppState {
             (None, Err(e)) => return Err(ApiError::from(e)),
             (_, result) => result,
         };
-        admit(caller.clone(), log_slot)?;
+        admission(caller.as_ref(), log_slot)?;
         match (result, caller) {
-            (Ok(Some(value)), Some(caller)) => Ok((value, caller)),
+            (Ok(Some(value)), Some(caller)) => Ok((value, caller.org.id)),
             (Err(e), _) => Err(ApiError::from(e)),
-            // `admit` and the predicate above are the same rule.
+            // `admission` and the predicate above are the same rule.
             _ => Err(ApiError::internal()),
         }
     }
 }
 
 /// The caller a provisioning request acts as: 401 without a valid key, 403
-/// for a role that may not provision.
-pub(crate) fn admit(found: Option<Authenticated>, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
+/// for a role that may not provision (see [`admission`]).
+fn admit(found: Option<Authenticated>, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
+    admission(found.as_ref(), log_slot)?;
+    let auth = found.ok_or_else(ApiError::internal)?;
+    Ok(Actor { org: auth.org, key_id: auth.key.id, key_name: auth.key.name, source: "scim".into() })
+}
+
+/// Whether a provisioning request by `found` comes in: 401 without a valid
+/// key, 403 for a role that may not provision. Tells the log line the
+/// organisation of a caller that comes in.
+pub(crate) fn admission(found: Option<&Authenticated>, log_slot: Option<&OrgSlot>) -> Result<(), ApiError> {
     let Some(auth) = found else {
         return Err(ApiError(ScimError::status(
             401,
@@ -137,5 +149,5 @@ pub(crate) fn admit(found: Option<Authenticated>, log_slot: Option<&OrgSlot>) ->
     if let Some(slot) = log_slot {
         let _ = slot.0.set(auth.org.name.clone());
     }
-    Ok(Actor { org: auth.org, key_id: auth.key.id, key_name: auth.key.name, source: "scim".into() })
+    Ok(())
 }

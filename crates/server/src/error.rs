@@ -55,8 +55,8 @@ pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
 }
 
 /// A SCIM answer already serialised.
-pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
-    let mut resp = (status, bytes).into_response();
+pub fn scim_bytes(status: StatusCode, bytes: impl Into<axum::body::Bytes>) -> Response {
+    let mut resp = (status, bytes.into()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     resp
 }

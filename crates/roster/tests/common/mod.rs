@@ -52,6 +52,8 @@ pub struct TestServer {
     token: String,
     port: u16,
     public_url: Option<String>,
+    /// More `roster serve` arguments, on every start.
+    serve_args: Vec<String>,
     child: Option<Child>,
     stdout: Arc<Mutex<String>>,
     reader: Option<JoinHandle<()>>,
@@ -121,6 +123,15 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_roster")
 }
 
+/// An empty database for a test server: PostgreSQL when the tests have one,
+/// else a SQLite file in `dir`.
+fn fresh_database(dir: &tempfile::TempDir) -> (String, Option<Arc<PgDatabase>>) {
+    match PgDatabase::create() {
+        Some(pg) => (pg.url.clone(), Some(Arc::new(pg))),
+        None => (format!("sqlite://{}", dir.path().join("roster.db").display()), None),
+    }
+}
+
 impl TestServer {
     /// Starts `roster serve` on an empty database with a bootstrap token.
     pub fn start() -> TestServer {
@@ -130,11 +141,18 @@ impl TestServer {
     /// Like [`start`], with `--public-url`.
     pub fn start_with(public_url: Option<&str>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database, pg) = match PgDatabase::create() {
-            Some(pg) => (pg.url.clone(), Some(Arc::new(pg))),
-            None => (format!("sqlite://{}", dir.path().join("roster.db").display()), None),
-        };
+        let (database, pg) = fresh_database(&dir);
         Self::start_on(dir, database, pg, public_url)
+    }
+
+    /// Starts `roster serve` with more arguments, on an empty database.
+    pub fn start_with_args(args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database, pg) = fresh_database(&dir);
+        let mut s = Self::start_on_deferred(dir, database, pg, None);
+        s.serve_args = args.iter().map(|a| a.to_string()).collect();
+        s.spawn();
+        s
     }
 
     /// Another `roster serve` on the same database as `other` (its own port and
@@ -172,6 +190,7 @@ impl TestServer {
             token: format!("tok_{}", random_hex(40)),
             port: 0,
             public_url: public_url.map(str::to_string),
+            serve_args: Vec::new(),
             child: None,
             stdout: Arc::new(Mutex::new(String::new())),
             reader: None,
@@ -243,10 +262,12 @@ impl TestServer {
             if let Some(u) = &self.public_url {
                 cmd.args(["--public-url", u]);
             }
+            cmd.args(&self.serve_args);
             cmd.env("ROSTER_BOOTSTRAP_TOKEN", &self.token)
                 .env_remove("ROSTER_DATABASE_URL")
                 .env_remove("ROSTER_PUBLIC_URL")
                 .env_remove("ROSTER_LISTEN")
+                .env_remove("ROSTER_READ_CACHE_MB")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(stderr));
