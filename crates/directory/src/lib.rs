@@ -26,7 +26,7 @@ pub mod validate;
 pub use document::Document;
 pub use error::DirectoryError;
 pub use model::{GroupRecord, GroupRef, MemberRef, Org, Role, UserNames, UserRecord, UserState, UsernamePolicy};
-pub use store::{ChangeStamp, Store, Tx};
+pub use store::{ChangeStamp, Store, SyncPoint, Tx};
 pub use users::{Actor, Directory};
 
 /// A new id for a user, group or event: a UUIDv7 (RFC 9562). Its leading

@@ -254,12 +254,21 @@ pub trait Store: Send + Sync {
     /// before it is durable, and every read they make (outside a write's own
     /// work, which reads through its `tx`) sees the batch's writes.
     /// The batch is committed when `jobs` returns; `Err` means that COMMIT
-    /// failed and none of the batch's writes happened. A caller must not
-    /// report a write as done before this returns `Ok`.
+    /// failed and none of the batch's writes happened. `Ok` may come before
+    /// the commit is on disk: a caller must not report a write as done before
+    /// [`Store::sync`] of the returned point has returned `Ok` too. Between
+    /// the two, the next batch may run.
     ///
     /// The default commits each write on its own, as [`Store::write`] does.
-    fn write_batch(&self, jobs: &mut dyn FnMut()) -> Result<(), DirectoryError> {
+    fn write_batch(&self, jobs: &mut dyn FnMut()) -> Result<SyncPoint, DirectoryError> {
         jobs();
+        Ok(SyncPoint::default())
+    }
+
+    /// Returns once every batch up to `upto` ([`Store::write_batch`]) is
+    /// durable. `Err`: the disk refused, and those writes may be lost.
+    fn sync(&self, upto: SyncPoint) -> Result<(), DirectoryError> {
+        let _ = upto;
         Ok(())
     }
 
@@ -272,6 +281,11 @@ pub trait Store: Send + Sync {
         None
     }
 }
+
+/// A place in a store's order of commits ([`Store::write_batch`],
+/// [`Store::sync`]); later commits have larger points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SyncPoint(pub u64);
 
 /// See [`Store::change_stamp`]: opaque bytes, compared for equality only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! The single writer connection, with group commit.
 //!
-//! SQLite allows one writer at a time, and with `synchronous=FULL` every
-//! COMMIT is an fsync — the cost that bounds durable writes per second. So
-//! concurrent writers share a transaction: each caller runs its work inside
+//! SQLite allows one writer at a time, and every COMMIT must reach the disk
+//! (an fsync) before its writes are reported done — the cost that bounds
+//! durable writes per second. So concurrent writers share a transaction: each caller runs its work inside
 //! its own SAVEPOINT (a failure rolls back only that work), and the last
 //! caller in line — the one that finds no other writer waiting — commits
 //! for everyone. Every caller returns only after the COMMIT that made its
@@ -13,8 +13,11 @@
 //! [`Writer::batch`]: each write then returns as soon as its savepoint is
 //! released, and the batch commits once at its end. That saves the hand-offs
 //! between threads that the waiting above costs, but the caller must hold
-//! every answer until the batch has committed.
+//! every answer until the batch is durable: the batch returns once it is
+//! committed, and its fsync is left to [`Writer::wait_durable`], so that the
+//! next batch can run while the disk works (see [`crate::wal_sync`]).
 
+use crate::wal_sync::WalSync;
 use crate::{conn, tx};
 use directory::{DirectoryError, Tx};
 use rusqlite::Connection;
@@ -86,6 +89,9 @@ pub(crate) struct Writer {
     committed: Condvar,
     /// Callers that want the lock but don't hold it yet.
     waiting: AtomicUsize,
+    /// Our own fsync of the WAL, when the connection commits without one
+    /// (`synchronous=NORMAL`); `None`: every COMMIT syncs (`FULL`).
+    sync: Option<WalSync>,
 }
 
 struct State {
@@ -96,12 +102,15 @@ struct State {
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection) -> Writer {
+    /// A writer on `conn`. With `sync`, `conn` must run with
+    /// `synchronous=NORMAL`, and every commit is made durable through it.
+    pub(crate) fn new(conn: Connection, sync: Option<WalSync>) -> Writer {
         Writer {
             state: Mutex::new(State { conn, open: None, next_batch: 1 }),
             finished: Mutex::new(Outcomes { done_upto: 0, failed: VecDeque::new() }),
             committed: Condvar::new(),
             waiting: AtomicUsize::new(0),
+            sync,
         }
     }
 
@@ -114,7 +123,7 @@ impl Writer {
         let mut st = self.lock();
         if st.open.is_some() {
             // Its waiters read the outcome; this caller only needs the connection.
-            let _ = self.commit(&mut st);
+            let _ = self.commit(&mut st, SyncWhen::Now);
         }
         f(&st.conn)
     }
@@ -180,7 +189,7 @@ impl Writer {
             return result;
         }
         if full || self.waiting.load(Ordering::SeqCst) == 0 {
-            let outcome = self.commit(&mut st);
+            let outcome = self.commit(&mut st, SyncWhen::Now).map(drop);
             return match (result, outcome) {
                 (Err(e), _) => Err(e),
                 (Ok(()), Ok(())) => Ok(()),
@@ -221,12 +230,14 @@ impl Writer {
     }
 
     /// Runs `jobs` as one batch (see the module's documentation) and commits
-    /// it. `Err` when a COMMIT that one of its writes depended on failed.
-    pub(crate) fn batch(&self, jobs: &mut dyn FnMut()) -> Result<(), DirectoryError> {
+    /// it, without waiting for the disk: the batch's writes are durable once
+    /// [`Writer::wait_durable`] of the returned commit number returns `Ok`.
+    /// `Err` when a COMMIT that one of its writes depended on failed.
+    pub(crate) fn batch(&self, jobs: &mut dyn FnMut()) -> Result<u64, DirectoryError> {
         if BATCHING.with(|b| b.borrow().is_some()) {
             // Already inside a batch: its end commits these writes too.
             jobs();
-            return Ok(());
+            return Ok(0);
         }
         BATCHING.with(|b| *b.borrow_mut() = Some(Batching { writer: self.id(), batches: Vec::new(), in_write: false }));
         let guard = BatchingGuard;
@@ -235,10 +246,10 @@ impl Writer {
         drop(guard);
 
         let mut st = self.lock();
-        if st.open.is_some() {
-            // Its outcome is recorded for every batch member, read below.
-            let _ = self.commit(&mut st);
-        }
+        // Its outcome is recorded for every batch member, read below.
+        let commit = if st.open.is_some() { self.commit(&mut st, SyncWhen::Later).unwrap_or(0) } else { 0 };
+        // Writes of the batch that other threads committed are covered too.
+        let durable_at = commit.max(self.sync.as_ref().map_or(0, WalSync::latest));
         drop(st);
         let finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
         for batch in batches {
@@ -248,7 +259,16 @@ impl Writer {
                 None => return Err(DirectoryError::Store(format!("write batch {batch} was never committed"))),
             }
         }
-        Ok(())
+        Ok(durable_at)
+    }
+
+    /// Returns once every commit up to number `upto` ([`Writer::batch`]) is
+    /// on disk. `Err` when the fsync failed: those writes may be lost.
+    pub(crate) fn wait_durable(&self, upto: u64) -> Result<(), DirectoryError> {
+        match &self.sync {
+            Some(sync) => sync.wait_durable(upto).map_err(DirectoryError::Store),
+            None => Ok(()),
+        }
     }
 
     /// Runs a read inside this thread's batch of this writer's, so that it
@@ -270,17 +290,26 @@ impl Writer {
         Some(work(&mut tx::SqliteTx::new(&st.conn)))
     }
 
-    /// Commits the open batch and wakes its waiters.
-    fn commit(&self, st: &mut State) -> Result<(), String> {
-        let Some((batch, _)) = st.open.take() else { return Ok(()) };
+    /// Commits the open batch and wakes its waiters; returns the commit's
+    /// number. With [`SyncWhen::Now`] the waiters (and the caller) hear only once
+    /// it is durable; with [`SyncWhen::Later`] the caller must
+    /// [`Writer::wait_durable`] before reporting any of it done.
+    fn commit(&self, st: &mut State, sync: SyncWhen) -> Result<u64, String> {
+        let Some((batch, _)) = st.open.take() else { return Ok(0) };
         let outcome = match conn::control(&st.conn, "COMMIT") {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let number = self.sync.as_ref().map_or(0, WalSync::committed);
+                match (sync, &self.sync) {
+                    (SyncWhen::Now, Some(wal)) => wal.wait_durable(number).map(|()| number),
+                    _ => Ok(number),
+                }
+            }
             Err(e) => {
                 let _ = conn::control(&st.conn, "ROLLBACK");
                 Err(e.to_string())
             }
         };
-        self.record(batch, outcome.clone());
+        self.record(batch, outcome.clone().map(drop));
         outcome
     }
 
@@ -296,6 +325,14 @@ impl Writer {
         }
         self.committed.notify_all();
     }
+}
+
+/// When a commit must be on disk: before [`Writer::commit`] returns, or when
+/// its caller asks ([`Writer::wait_durable`]).
+#[derive(Clone, Copy)]
+enum SyncWhen {
+    Now,
+    Later,
 }
 
 /// Batches end in the order they were opened (one is open at a time), so a

@@ -89,8 +89,9 @@ fn a_write_batch_commits_at_its_end_and_shows_its_writes_only_to_itself() {
         let seen_elsewhere = std::thread::spawn(move || org_names(other.as_ref())).join().unwrap();
         assert!(seen_elsewhere.is_empty(), "{seen_elsewhere:?}");
     });
-    committed.unwrap();
+    let point = committed.unwrap();
     assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok(), "{results:?}");
+    store.sync(point).unwrap();
     let other = store.clone();
     assert_eq!(std::thread::spawn(move || org_names(other.as_ref())).join().unwrap(), ["a", "c"]);
     // Durable: a fresh open sees the same.
@@ -146,4 +147,28 @@ fn a_read_nested_in_a_write_inside_a_batch_does_not_deadlock() {
     assert!(committed);
     assert_eq!(seen, ["committed"]);
     assert_eq!(org_names(store.as_ref()), ["committed", "in-batch"]);
+}
+
+#[test]
+fn a_batch_is_visible_when_it_returns_and_its_point_orders_it_among_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/p.db", dir.path().display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let first = store.write_batch(&mut || {
+        store::write(store.as_ref(), |tx| tx.insert_org(&org("one".into())).map(drop)).unwrap();
+    });
+    let first = first.unwrap();
+    // Committed (other connections see it) before anyone waited for the disk.
+    let other = store.clone();
+    assert_eq!(std::thread::spawn(move || org_names(other.as_ref())).join().unwrap(), ["one"]);
+    let second = store
+        .write_batch(&mut || {
+            store::write(store.as_ref(), |tx| tx.insert_org(&org("two".into())).map(drop)).unwrap();
+        })
+        .unwrap();
+    assert!(second > first, "{first:?} {second:?}");
+    store.sync(second).unwrap();
+    store.sync(first).unwrap();
+    drop(store);
+    assert_eq!(org_names(&SqliteStore::open(&url).unwrap()), ["one", "two"]);
 }
