@@ -141,7 +141,8 @@ fn query_ids(
     (page.total, page.items.into_iter().map(|u| u.id).collect())
 }
 
-fn ids_matching(s: &dyn Store, org_id: i64, filter: &str) -> Vec<String> {
+/// The ids of the users of `org_id` that `filter` matches, in order.
+pub fn ids_matching(s: &dyn Store, org_id: i64, filter: &str) -> Vec<String> {
     let (total, ids) = query_ids(s, org_id, Some(filter), None, SortOrder::Ascending, 1, 1000);
     assert_eq!(total as usize, ids.len(), "total for {filter}");
     ids

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("../migrations/0004_auth_generation.sql")),
     (5, include_str!("../migrations/0005_user_blocks.sql")),
     (6, include_str!("../migrations/0006_partial_indexes.sql")),
+    (7, include_str!("../migrations/0007_leaner_user_rows.sql")),
 ];
 
 /// Brings the database up to the newest schema.

@@ -4,7 +4,6 @@
 use crate::conn::{db_error, unique_violation};
 use crate::group_query;
 use crate::query::{self, Param};
-use directory::mapping::directory_fields;
 use directory::Document;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
@@ -179,7 +178,7 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
 /// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
 /// The user columns an insert and an update both write, in the order of
 /// [`user_values`].
-const USER_WRITE_COLUMNS: [&str; 16] = [
+const USER_WRITE_COLUMNS: [&str; 15] = [
     "user_name",
     "user_name_folded",
     "username",
@@ -192,7 +191,6 @@ const USER_WRITE_COLUMNS: [&str; 16] = [
     "activated",
     "password_expired",
     "scim",
-    "fields",
     "created",
     "last_modified",
     "version",
@@ -240,7 +238,6 @@ fn user_values(user: &UserRecord) -> Result<Vec<SqlValue>, DirectoryError> {
         SqlValue::Integer(i64::from(user.activated)),
         SqlValue::Integer(i64::from(user.password_expired)),
         SqlValue::Text(json_text(&user.scim)?),
-        SqlValue::Text(json_text(&directory_fields(&user.scim))?),
         text(&user.created),
         text(&user.last_modified),
         SqlValue::Integer(user.version),
@@ -300,9 +297,10 @@ impl SqliteTx<'_> {
     /// Rewrites the `user_emails` rows of an existing user when its emails
     /// changed; unchanged ones (most updates) leave no pages to rewrite.
     fn sync_emails(&self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let wanted = user.email_values();
+        let mut wanted = user.email_values();
+        wanted.sort_unstable();
         let stored = self.query_all(
-            "SELECT value_folded FROM user_emails WHERE user_id = ? ORDER BY rowid",
+            "SELECT value_folded FROM user_emails WHERE user_id = ? ORDER BY value_folded",
             [&user.id],
             |row| row.get::<_, String>(0).map_err(db_error),
         )?;
@@ -621,14 +619,12 @@ impl Tx for SqliteTx<'_> {
         let mut update = self
             .conn
             .prepare_cached(
-                "UPDATE users SET scim = ?, fields = ?, manager_id = NULL, version = version + 1, last_modified = ? \
-                 WHERE seq = ?",
+                "UPDATE users SET scim = ?, manager_id = NULL, version = version + 1, last_modified = ? WHERE seq = ?",
             )
             .map_err(db_error)?;
         for (seq, mut scim) in managed {
             directory::model::remove_manager(&mut scim);
-            let fields = directory_fields(&scim);
-            update.execute(params![json_text(&scim)?, json_text(&fields)?, now, seq]).map_err(db_error)?;
+            update.execute(params![json_text(&scim)?, now, seq]).map_err(db_error)?;
         }
         Ok(())
     }

@@ -83,7 +83,7 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| SqliteStore::open(&path).unwrap().schema_version().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 6), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == 7), "{versions:?}");
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn url_forms() {
     ] {
         let s = SqliteStore::open(&url).unwrap();
         assert_eq!(s.location().path(), dir.path().join(file), "{url}");
-        assert_eq!(s.schema_version().unwrap(), 6);
+        assert_eq!(s.schema_version().unwrap(), 7);
     }
     // Relative forms.
     assert_eq!(store_sqlite::Location::parse("sqlite://roster.db").unwrap().path(), std::path::Path::new("roster.db"));
@@ -245,4 +245,60 @@ fn cached_authentication_follows_revocation_expiry_and_org_changes() {
     .unwrap();
     assert!(auth(&expired.token).is_none(), "an expired key is refused");
     assert!(auth(&expired.token).is_none(), "also once it is in the cache");
+}
+
+/// A database of schema 6 (written as Roster 6 wrote it) keeps its users
+/// and their email index through migration 7, which drops `users.fields`
+/// and keys `user_emails` by (user_id, value).
+#[test]
+fn migration_7_keeps_users_and_their_emails() {
+    let (_dir, path) = temp_db();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+        for sql in [
+            include_str!("../migrations/0001_init.sql"),
+            include_str!("../migrations/0002_groups.sql"),
+            include_str!("../migrations/0003_scale.sql"),
+            include_str!("../migrations/0004_auth_generation.sql"),
+            include_str!("../migrations/0005_user_blocks.sql"),
+            include_str!("../migrations/0006_partial_indexes.sql"),
+        ] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch(
+            r#"PRAGMA user_version = 6;
+            INSERT INTO orgs (id, name, username_policy, scim_default_state, created)
+                VALUES (1, 'acme', 'rfc', 'ACTIVATED', '2026-01-01T00:00:00.000Z');
+            INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, email,
+                external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields,
+                created, last_modified, version)
+            VALUES ('u1', 1, 'Ann', 'ann', 'ann', 'ann', 'ann@example.com', 'x1', NULL, NULL, 'ACTIVATED', 1, 0,
+                '{"userName":"Ann","emails":[{"value":"Ann@Example.com","primary":true},{"value":"a2@example.com"}]}',
+                '{"username":"ann"}', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1);
+            INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (1, 'u1', 'ann@example.com');
+            INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (1, 'u1', 'a2@example.com');"#,
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 7);
+    let user = directory::store::read(&store, |tx| tx.user_by_id(1, "u1")).unwrap().unwrap();
+    assert_eq!(user.user_name, "Ann");
+    for filter in [r#"emails.value eq "ANN@example.com""#, r#"emails.value eq "a2@example.com""#] {
+        assert_eq!(store_suite::ids_matching(&store, 1, filter), ["u1"], "{filter}");
+    }
+    // Deleting the user still takes its email rows with it.
+    directory::store::write(&store, |tx| tx.delete_user(1, "u1").map(drop)).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let left: i64 = c.query_row("SELECT count(*) FROM user_emails", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0);
+    let columns: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('users')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!columns.iter().any(|c| c == "fields"), "{columns:?}");
 }
