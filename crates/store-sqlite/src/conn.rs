@@ -14,6 +14,13 @@ use std::time::Duration;
 /// commit could be lost on power failure, never corrupted); measure before changing.
 pub const SYNCHRONOUS: &str = "FULL";
 
+/// WAL pages after which a COMMIT checkpoints (SQLite's default is 1 000).
+/// A checkpoint copies each page it finds once, however many commits wrote
+/// it, so a longer log copies the hot pages (the ends of the tables and
+/// indexes that every create appends to) less often: 1 000 -> 4 000 measured
+/// 1-4 % more durable creates per second, for a log of up to 16 MiB.
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 4000;
+
 /// How long a connection waits for a lock before giving up with `Busy`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
@@ -99,6 +106,8 @@ pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> 
     .map_err(db_error)?;
     if read_only {
         conn.execute_batch("PRAGMA query_only = ON").map_err(db_error)?;
+    } else {
+        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")).map_err(db_error)?;
     }
     functions::register(&conn).map_err(db_error)?;
     Ok(conn)
