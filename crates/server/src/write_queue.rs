@@ -9,7 +9,7 @@
 //!
 //! Handing each write to a blocking thread of its own, which then queues for
 //! the single writer connection and waits for someone's COMMIT, costs several
-//! thread switches per write; this costs two per batch.
+//! thread switches per write; this costs a few per batch.
 //!
 //! A write that finds the store busy (another process holds SQLite's write
 //! lock) is answered at once, and one that waited in the queue as long as
