@@ -56,15 +56,26 @@ impl ServerConfig {
     }
 }
 
-/// Shared state of the handlers.
+/// Shared state of the handlers. One `Arc`: axum clones the state for
+/// every request, and one reference count is cheaper than five.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// What [`AppState`] shares.
+pub struct SharedState {
     pub directory: Directory,
     pub config: Arc<ServerConfig>,
     /// Where SCIM writes run when the store batches them (SQLite).
     writes: Option<write_queue::WriteQueue>,
     /// Point reads' answers, kept while the store reports no commit.
     reads: Arc<read_cache::ReadCache>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -78,7 +89,7 @@ impl AppState {
             None
         };
         let reads = Arc::new(read_cache::ReadCache::new(config.read_cache_bytes));
-        AppState { directory, config: Arc::new(config), writes, reads }
+        AppState(Arc::new(SharedState { directory, config: Arc::new(config), writes, reads }))
     }
 
     /// Runs directory work that writes: in the store's next write batch when
