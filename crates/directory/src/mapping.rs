@@ -1,10 +1,12 @@
 //! The SCIM ↔ directory attribute mapping of `spec/product.md` §3.
 //!
-//! The SCIM attributes are stored as sent; this module derives the directory
-//! fields (JumpCloud's `systemusers` names) from them on every write.
+//! The SCIM attributes are stored as sent; the directory fields (JumpCloud's
+//! `systemusers` names) are derived from them by this table: the ones the
+//! directory indexes (`username`, `email`, …) on every write, the rest's
+//! limits when a user is validated.
 
 use scim::schema::ENTERPRISE_USER_SCHEMA_URN as ENTERPRISE;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One row of the mapping table: a directory field, where it comes from in
 /// SCIM, and its length limit.
@@ -107,23 +109,22 @@ impl FieldMapping {
     }
 }
 
-/// The directory fields of a user, as a JSON object (field → string). The
-/// email is lower-cased, as the directory stores it.
-pub fn directory_fields(user: &Value) -> Value {
-    let mut out = Map::new();
-    for f in FIELDS {
-        if let Some(v) = f.value(user) {
-            let v = if f.field == "email" { v.to_lowercase() } else { v.to_string() };
-            out.insert(f.field.to_string(), Value::String(v));
-        }
-    }
-    Value::Object(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
+
+    /// Every field of the mapping table for `user`, as a JSON object.
+    fn directory_fields(user: &Value) -> Value {
+        let mut out = Map::new();
+        for f in FIELDS {
+            if let Some(v) = f.value(user) {
+                let v = if f.field == "email" { v.to_lowercase() } else { v.to_string() };
+                out.insert(f.field.to_string(), Value::String(v));
+            }
+        }
+        Value::Object(out)
+    }
 
     #[test]
     fn every_row_of_the_mapping_table_maps() {

@@ -114,8 +114,7 @@ impl UserState {
 /// `state` (see [`UserRecord::active`]).
 /// The directory fields (`username`, `email`, …) are derived from it by
 /// [`crate::mapping`] on every write; they are what uniqueness and the rest of
-/// the directory use. The whole mapped set (`mapping::directory_fields`) is
-/// derived too: the stores write it beside `scim` and never read it back.
+/// the directory use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
     pub id: String,

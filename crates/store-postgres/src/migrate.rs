@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../migrations/0004_concurrency.sql")),
     (5, include_str!("../migrations/0005_auth_generation.sql")),
     (6, include_str!("../migrations/0006_user_blocks.sql")),
+    (7, include_str!("../migrations/0007_drop_user_fields.sql")),
 ];
 
 /// The advisory lock key that serialises migrations ("roster" in ASCII).

@@ -18,7 +18,6 @@ use scim::list::SortOrder;
 use scim::schema::{AttrPath, AttrType, Attribute, ResourceType, GROUP, USER};
 
 /// The user columns every user query selects, in the order `tx::user_from_row` reads them.
-/// (The stored directory fields are derived from `scim` and never read back.)
 pub const USER_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.username, u.email, u.external_id, \
      u.employee_identifier, u.manager_id, u.state, u.activated, u.password_expired, u.scim, \
      u.created, u.last_modified, u.version";

@@ -6,7 +6,6 @@ use crate::doc::group_doc;
 use crate::doc::{filter_doc, normalize_instant};
 use crate::group_query;
 use crate::query::{self, Builder};
-use directory::mapping::directory_fields;
 use directory::Document;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
@@ -111,7 +110,6 @@ impl<'c> PgTx<'c> {
         let username_folded = user.username.to_lowercase();
         let email = user.email.as_deref().map(str::to_lowercase);
         let scim = json_text(&user.scim)?;
-        let fields = json_text(&directory_fields(&user.scim))?;
         let doc = json_text(&filter_doc(user))?;
         let created_at = normalize_instant(&user.created);
         let last_modified_at = normalize_instant(&user.last_modified);
@@ -134,7 +132,6 @@ impl<'c> PgTx<'c> {
                 &activated,
                 &password_expired,
                 &scim,
-                &fields,
                 &doc,
                 &user.created,
                 &user.last_modified,
@@ -195,7 +192,6 @@ struct InsertColumns {
     activated: Vec<bool>,
     password_expired: Vec<bool>,
     scim: Vec<String>,
-    fields: Vec<String>,
     doc: Vec<String>,
     created: Vec<String>,
     last_modified: Vec<String>,
@@ -221,7 +217,6 @@ impl InsertColumns {
             activated: Vec::with_capacity(n),
             password_expired: Vec::with_capacity(n),
             scim: Vec::with_capacity(n),
-            fields: Vec::with_capacity(n),
             doc: Vec::with_capacity(n),
             created: Vec::with_capacity(n),
             last_modified: Vec::with_capacity(n),
@@ -348,16 +343,16 @@ fn event_from_row(row: &Row) -> Result<Event, DirectoryError> {
 }
 
 const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, \
-     email, external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, \
+     email, external_id, employee_identifier, manager_id, state, activated, password_expired, scim, doc, \
      created, last_modified, created_at, last_modified_at, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18, \
-     $19::text::timestamptz, $20::text::timestamptz, $21)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text::jsonb, $16, $17, \
+     $18::text::timestamptz, $19::text::timestamptz, $20)";
 
 const UPDATE_USER: &str = "UPDATE users SET user_name = $3, user_name_folded = $4, username = $5, \
      username_folded = $6, email = $7, external_id = $8, employee_identifier = $9, manager_id = $10, state = $11, \
-     activated = $12, password_expired = $13, scim = $14, fields = $15, doc = $16::text::jsonb, created = $17, \
-     last_modified = $18, created_at = $19::text::timestamptz, last_modified_at = $20::text::timestamptz, \
-     version = $21 WHERE id = $1 AND org_id = $2";
+     activated = $12, password_expired = $13, scim = $14, doc = $15::text::jsonb, created = $16, \
+     last_modified = $17, created_at = $18::text::timestamptz, last_modified_at = $19::text::timestamptz, \
+     version = $20 WHERE id = $1 AND org_id = $2";
 
 /// The ids of `hit` in the order of `given`, once each. Sets, not
 /// `Vec::contains`: a PATCH may add 100 000 members at once.
@@ -636,7 +631,6 @@ impl Tx for PgTx<'_> {
             c.activated.push(u.activated);
             c.password_expired.push(u.password_expired);
             c.scim.push(json_text(&u.scim)?);
-            c.fields.push(json_text(&directory_fields(&u.scim))?);
             c.doc.push(json_text(&filter_doc(u))?);
             c.created.push(u.created.clone());
             c.last_modified.push(u.last_modified.clone());
@@ -651,16 +645,16 @@ impl Tx for PgTx<'_> {
         }
         let result = self.execute(
             "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, email, \
-             external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, \
+             external_id, employee_identifier, manager_id, state, activated, password_expired, scim, doc, \
              created, last_modified, created_at, last_modified_at, version) \
              SELECT id, org_id, user_name, user_name_folded, username, username_folded, email, external_id, \
-             employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc::jsonb, \
+             employee_identifier, manager_id, state, activated, password_expired, scim, doc::jsonb, \
              created, last_modified, created_at::timestamptz, last_modified_at::timestamptz, version \
              FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-             $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[], \
-             $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::bigint[]) \
+             $8::text[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::bool[], $14::text[], \
+             $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bigint[]) \
              AS t(id, org_id, user_name, user_name_folded, username, username_folded, email, external_id, \
-             employee_identifier, manager_id, state, activated, password_expired, scim, fields, doc, created, \
+             employee_identifier, manager_id, state, activated, password_expired, scim, doc, created, \
              last_modified, created_at, last_modified_at, version)",
             &[
                 &c.id,
@@ -677,7 +671,6 @@ impl Tx for PgTx<'_> {
                 &c.activated,
                 &c.password_expired,
                 &c.scim,
-                &c.fields,
                 &c.doc,
                 &c.created,
                 &c.last_modified,
