@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// `PRAGMA synchronous`. FULL syncs the WAL on every commit, so a 201/200
-/// answered to a client survives a power cut. NORMAL would be faster (a
-/// commit could be lost on power failure, never corrupted); measure before changing.
+/// `PRAGMA synchronous` of every connection as opened. FULL syncs the WAL on
+/// every commit, so a 201/200 answered to a client survives a power cut. A
+/// store's writer switches to NORMAL once it can fsync the WAL itself, after
+/// each commit and outside the write lock (`crate::wal_sync`).
 pub const SYNCHRONOUS: &str = "FULL";
 
 /// WAL pages after which a COMMIT checkpoints (SQLite's default is 1 000).

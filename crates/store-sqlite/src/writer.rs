@@ -2,8 +2,9 @@
 //!
 //! SQLite allows one writer at a time, and every COMMIT must reach the disk
 //! (an fsync) before its writes are reported done — the cost that bounds
-//! durable writes per second. So concurrent writers share a transaction: each caller runs its work inside
-//! its own SAVEPOINT (a failure rolls back only that work), and the last
+//! durable writes per second. So concurrent writers share a transaction:
+//! each caller runs its work inside its own SAVEPOINT (a failure rolls back
+//! only that work), and the last
 //! caller in line — the one that finds no other writer waiting — commits
 //! for everyone. Every caller returns only after the COMMIT that made its
 //! work durable, so a 201 still means "on disk". Under no concurrency this
@@ -189,7 +190,7 @@ impl Writer {
             return result;
         }
         if full || self.waiting.load(Ordering::SeqCst) == 0 {
-            let outcome = self.commit(&mut st, SyncWhen::Now).map(drop);
+            let outcome = self.commit(&mut st, SyncWhen::Now);
             return match (result, outcome) {
                 (Err(e), _) => Err(e),
                 (Ok(()), Ok(())) => Ok(()),
@@ -235,7 +236,8 @@ impl Writer {
     /// `Err` when a COMMIT that one of its writes depended on failed.
     pub(crate) fn batch(&self, jobs: &mut dyn FnMut()) -> Result<u64, DirectoryError> {
         if BATCHING.with(|b| b.borrow().is_some()) {
-            // Already inside a batch: its end commits these writes too.
+            // Already inside a batch: its end commits these writes too, and
+            // its caller waits for the disk.
             jobs();
             return Ok(0);
         }
@@ -247,9 +249,10 @@ impl Writer {
 
         let mut st = self.lock();
         // Its outcome is recorded for every batch member, read below.
-        let commit = if st.open.is_some() { self.commit(&mut st, SyncWhen::Later).unwrap_or(0) } else { 0 };
-        // Writes of the batch that other threads committed are covered too.
-        let durable_at = commit.max(self.sync.as_ref().map_or(0, WalSync::latest));
+        let _ = self.commit(&mut st, SyncWhen::Later);
+        // The latest commit covers this one and any that other threads made
+        // of the batch's writes.
+        let durable_at = self.sync.as_ref().map_or(0, WalSync::latest);
         drop(st);
         let finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
         for batch in batches {
@@ -290,26 +293,29 @@ impl Writer {
         Some(work(&mut tx::SqliteTx::new(&st.conn)))
     }
 
-    /// Commits the open batch and wakes its waiters; returns the commit's
-    /// number. With [`SyncWhen::Now`] the waiters (and the caller) hear only once
-    /// it is durable; with [`SyncWhen::Later`] the caller must
+    /// Commits the open batch, if any, and wakes its waiters. With
+    /// [`SyncWhen::Now`] the waiters (and the caller) hear only once it is
+    /// durable; with [`SyncWhen::Later`] the caller must
     /// [`Writer::wait_durable`] before reporting any of it done.
-    fn commit(&self, st: &mut State, sync: SyncWhen) -> Result<u64, String> {
-        let Some((batch, _)) = st.open.take() else { return Ok(0) };
+    fn commit(&self, st: &mut State, sync: SyncWhen) -> Result<(), String> {
+        let Some((batch, _)) = st.open.take() else { return Ok(()) };
         let outcome = match conn::control(&st.conn, "COMMIT") {
-            Ok(()) => {
-                let number = self.sync.as_ref().map_or(0, WalSync::committed);
-                match (sync, &self.sync) {
-                    (SyncWhen::Now, Some(wal)) => wal.wait_durable(number).map(|()| number),
-                    _ => Ok(number),
+            Ok(()) => match &self.sync {
+                Some(wal) => {
+                    let number = wal.committed();
+                    match sync {
+                        SyncWhen::Now => wal.wait_durable(number),
+                        SyncWhen::Later => Ok(()),
+                    }
                 }
-            }
+                None => Ok(()),
+            },
             Err(e) => {
                 let _ = conn::control(&st.conn, "ROLLBACK");
                 Err(e.to_string())
             }
         };
-        self.record(batch, outcome.clone().map(drop));
+        self.record(batch, outcome.clone());
         outcome
     }
 

@@ -7,6 +7,15 @@ use directory::DirectoryError;
 use std::sync::Arc;
 use store_sqlite::SqliteStore;
 
+/// A store on a new database file, with the folder that holds it (keep it
+/// alive) and the file's URL (to open it again).
+fn fresh_store() -> (tempfile::TempDir, String, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/roster.db", dir.path().display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    (dir, url, store)
+}
+
 fn org(name: String) -> Org {
     Org {
         id: 0,
@@ -19,9 +28,7 @@ fn org(name: String) -> Org {
 
 #[test]
 fn concurrent_writes_commit_and_failures_roll_back_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/g.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let (_dir, url, store) = fresh_store();
     let threads: Vec<_> = (0..16)
         .map(|t| {
             let store = store.clone();
@@ -67,9 +74,7 @@ fn org_names(s: &dyn Store) -> Vec<String> {
 
 #[test]
 fn a_write_batch_commits_at_its_end_and_shows_its_writes_only_to_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/b.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let (_dir, url, store) = fresh_store();
     assert!(store.batches_writes());
     let mut results = Vec::new();
     let committed = store.write_batch(&mut || {
@@ -101,9 +106,7 @@ fn a_write_batch_commits_at_its_end_and_shows_its_writes_only_to_itself() {
 
 #[test]
 fn writes_from_other_threads_during_a_batch_are_committed_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/m.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let (_dir, _, store) = fresh_store();
     let committed = store.write_batch(&mut || {
         store::write(store.as_ref(), |tx| tx.insert_org(&org("in-batch".into())).map(drop)).unwrap();
         // A write from elsewhere joins the open transaction and commits it
@@ -121,9 +124,7 @@ fn writes_from_other_threads_during_a_batch_are_committed_too() {
 
 #[test]
 fn a_read_nested_in_a_write_inside_a_batch_does_not_deadlock() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/n.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let (_dir, _, store) = fresh_store();
     store::write(store.as_ref(), |tx| tx.insert_org(&org("committed".into())).map(drop)).unwrap();
     let (done, finished) = std::sync::mpsc::channel();
     let batch_store = store.clone();
@@ -151,9 +152,7 @@ fn a_read_nested_in_a_write_inside_a_batch_does_not_deadlock() {
 
 #[test]
 fn a_batch_is_visible_when_it_returns_and_its_point_orders_it_among_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/p.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).unwrap());
+    let (_dir, url, store) = fresh_store();
     let first = store.write_batch(&mut || {
         store::write(store.as_ref(), |tx| tx.insert_org(&org("one".into())).map(drop)).unwrap();
     });
