@@ -79,6 +79,13 @@ struct Accumulator {
     ignored: Vec<String>,
 }
 
+/// Whether a stored `(urn, attribute)` is the slot of `attr` under `urn`.
+/// The pointer test comes first: it settles almost every comparison without
+/// reading the URN strings.
+fn is_slot(stored_urn: &str, stored: &Attribute, urn: &str, attr: &Attribute) -> bool {
+    std::ptr::eq(stored, attr) && stored_urn == urn
+}
+
 impl Accumulator {
     fn put(
         &mut self,
@@ -131,7 +138,7 @@ impl Accumulator {
             u => format!("{u}:{}", attr.name),
         };
         let coerced = coerce_named(attr, &value, &display, &mut self.ignored)?;
-        self.values.retain(|(u, a, _)| !(*u == urn && std::ptr::eq(*a, attr)));
+        self.values.retain(|(u, a, _)| !is_slot(u, a, urn, attr));
         if let Some(v) = coerced {
             self.values.push((urn, attr, v));
         }
@@ -139,7 +146,7 @@ impl Accumulator {
     }
 
     fn current(&self, urn: &str, attr: &Attribute) -> Option<&Value> {
-        self.values.iter().find(|(u, a, _)| *u == urn && std::ptr::eq(*a, attr)).map(|(_, _, v)| v)
+        self.values.iter().find(|(u, a, _)| is_slot(u, a, urn, attr)).map(|(_, _, v)| v)
     }
 
     /// Builds the output in schema order, so equal content gives equal JSON.
