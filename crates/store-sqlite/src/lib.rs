@@ -20,6 +20,7 @@ mod wal_sync;
 mod writer;
 
 pub use conn::{Location, SYNCHRONOUS};
+pub use migrate::SCHEMA_VERSION;
 pub use query::LookupPlan;
 
 use directory::{ChangeStamp, DirectoryError, Store, SyncPoint, Tx};

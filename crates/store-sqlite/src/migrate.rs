@@ -18,13 +18,17 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("../migrations/0005_user_blocks.sql")),
     (6, include_str!("../migrations/0006_partial_indexes.sql")),
     (7, include_str!("../migrations/0007_leaner_user_rows.sql")),
+    (8, include_str!("../migrations/0008_org_keyed_events.sql")),
 ];
+
+/// The schema version this build migrates to.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Brings the database up to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), DirectoryError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_error)?;
     let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_error)?;
-    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    let newest = SCHEMA_VERSION;
     if current > newest {
         return Err(DirectoryError::Store(format!(
             "the database schema is version {current}, newer than this build knows ({newest}); upgrade Roster"

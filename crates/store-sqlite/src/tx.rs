@@ -156,6 +156,26 @@ fn id_list(ids: &[String]) -> Result<String, DirectoryError> {
 const EVENT_COLUMNS: &str =
     "id, at, org_id, actor, source, event_type, resource_type, resource_id, resource_name, changes, ignored, status, error";
 
+/// Appends an event at the end of its organisation's seq range (`?1..?2`,
+/// [`event_seq_range`]); finding that end is one seek down the rowid B-tree.
+const APPEND_EVENT_SQL: &str = "INSERT INTO events (seq, id, at, org_id, actor, source, event_type, resource_type, \
+     resource_id, resource_name, changes, ignored, status, error) \
+     VALUES ((SELECT coalesce(max(seq) + 1, ?1) FROM events WHERE seq >= ?1 AND seq < ?2), \
+     ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+/// Bits of an event's seq below its organisation's id (migration 8).
+const EVENT_SEQ_ORG_SHIFT: u32 = 40;
+
+/// The seqs `[first, end)` of an organisation's events: its id in the high
+/// bits, so its log is one contiguous range of the table's rowids.
+fn event_seq_range(org_id: i64) -> Result<(i64, i64), DirectoryError> {
+    let first = org_id.checked_shl(EVENT_SEQ_ORG_SHIFT).filter(|_| (0..(1 << 22)).contains(&org_id));
+    match first {
+        Some(first) => Ok((first, first + (1 << EVENT_SEQ_ORG_SHIFT))),
+        None => Err(DirectoryError::Store(format!("organisation id {org_id} is outside the range the event log can key"))),
+    }
+}
+
 fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
     let ignored = json_from(row, 10)?;
     Ok(Event {
@@ -268,11 +288,12 @@ fn user_write_error(e: rusqlite::Error, user: &UserRecord) -> DirectoryError {
 
 impl SqliteTx<'_> {
     /// The maintained number of users or groups (`column`) of an organisation
-    /// (see migration 3); `None` if the organisation has no counter row.
+    /// (see migrations 3, 5 and 8); `None` if the organisation has no counter row.
     fn org_count(&self, org_id: i64, column: &str) -> Result<Option<u64>, DirectoryError> {
         let sql = match column {
-            "groups" => "SELECT groups FROM org_counts WHERE org_id = ?",
-            _ => "SELECT users FROM org_counts WHERE org_id = ?",
+            "groups" => "SELECT groups FROM org_counts WHERE org_id = ?1",
+            // Users are counted by block (migrations 5 and 8).
+            _ => "SELECT (SELECT coalesce(sum(n), 0) FROM user_blocks WHERE org_id = ?1) FROM org_counts WHERE org_id = ?1",
         };
         let n: Option<i64> = self
             .conn
@@ -858,12 +879,13 @@ impl Tx for SqliteTx<'_> {
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!(
-                "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
+            .prepare_cached(APPEND_EVENT_SQL)
             .map_err(db_error)?;
         let ignored = serde_json::to_string(&event.ignored).map_err(|e| DirectoryError::Store(e.to_string()))?;
+        let (first, end) = event_seq_range(event.org_id)?;
         stmt.execute(params![
+            first,
+            end,
             event.id,
             event.at,
             event.org_id,
@@ -883,9 +905,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn recent_events(&mut self, org_id: i64, limit: u64) -> Result<Vec<Event>, DirectoryError> {
+        let (first, end) = event_seq_range(org_id)?;
         self.query_all(
-            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE org_id = ? ORDER BY seq DESC LIMIT ?"),
-            params![org_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ? AND seq < ? ORDER BY seq DESC LIMIT ?"),
+            params![first, end, i64::try_from(limit).unwrap_or(i64::MAX)],
             event_from_row,
         )
     }

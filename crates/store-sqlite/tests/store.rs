@@ -83,7 +83,7 @@ fn concurrent_first_open_migrates_once() {
             (0..8).map(|_| s.spawn(|| SqliteStore::open(&path).unwrap().schema_version().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(versions.iter().all(|v| *v == 7), "{versions:?}");
+    assert!(versions.iter().all(|v| *v == store_sqlite::SCHEMA_VERSION), "{versions:?}");
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn url_forms() {
     ] {
         let s = SqliteStore::open(&url).unwrap();
         assert_eq!(s.location().path(), dir.path().join(file), "{url}");
-        assert_eq!(s.schema_version().unwrap(), 7);
+        assert_eq!(s.schema_version().unwrap(), store_sqlite::SCHEMA_VERSION);
     }
     // Relative forms.
     assert_eq!(store_sqlite::Location::parse("sqlite://roster.db").unwrap().path(), std::path::Path::new("roster.db"));
@@ -247,6 +247,26 @@ fn cached_authentication_follows_revocation_expiry_and_org_changes() {
     assert!(auth(&expired.token).is_none(), "also once it is in the cache");
 }
 
+/// A new database at schema `version`, as the Roster of that version made it.
+fn database_at_schema(path: &str, version: usize) -> rusqlite::Connection {
+    const MIGRATIONS: [&str; 7] = [
+        include_str!("../migrations/0001_init.sql"),
+        include_str!("../migrations/0002_groups.sql"),
+        include_str!("../migrations/0003_scale.sql"),
+        include_str!("../migrations/0004_auth_generation.sql"),
+        include_str!("../migrations/0005_user_blocks.sql"),
+        include_str!("../migrations/0006_partial_indexes.sql"),
+        include_str!("../migrations/0007_leaner_user_rows.sql"),
+    ];
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+    for sql in &MIGRATIONS[..version] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.execute_batch(&format!("PRAGMA user_version = {version}")).unwrap();
+    c
+}
+
 /// A database of schema 6 (written as Roster 6 wrote it) keeps its users
 /// and their email index through migration 7, which drops `users.fields`
 /// and keys `user_emails` by (user_id, value).
@@ -254,21 +274,9 @@ fn cached_authentication_follows_revocation_expiry_and_org_changes() {
 fn migration_7_keeps_users_and_their_emails() {
     let (_dir, path) = temp_db();
     {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("PRAGMA journal_mode = WAL").unwrap();
-        for sql in [
-            include_str!("../migrations/0001_init.sql"),
-            include_str!("../migrations/0002_groups.sql"),
-            include_str!("../migrations/0003_scale.sql"),
-            include_str!("../migrations/0004_auth_generation.sql"),
-            include_str!("../migrations/0005_user_blocks.sql"),
-            include_str!("../migrations/0006_partial_indexes.sql"),
-        ] {
-            c.execute_batch(sql).unwrap();
-        }
+        let c = database_at_schema(&path, 6);
         c.execute_batch(
-            r#"PRAGMA user_version = 6;
-            INSERT INTO orgs (id, name, username_policy, scim_default_state, created)
+            r#"INSERT INTO orgs (id, name, username_policy, scim_default_state, created)
                 VALUES (1, 'acme', 'rfc', 'ACTIVATED', '2026-01-01T00:00:00.000Z');
             INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, email,
                 external_id, employee_identifier, manager_id, state, activated, password_expired, scim, fields,
@@ -282,7 +290,7 @@ fn migration_7_keeps_users_and_their_emails() {
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), store_sqlite::SCHEMA_VERSION);
     let user = directory::store::read(&store, |tx| tx.user_by_id(1, "u1")).unwrap().unwrap();
     assert_eq!(user.user_name, "Ann");
     for filter in [r#"emails.value eq "ANN@example.com""#, r#"emails.value eq "a2@example.com""#] {
@@ -301,4 +309,65 @@ fn migration_7_keeps_users_and_their_emails() {
         .map(Result::unwrap)
         .collect();
     assert!(!columns.iter().any(|c| c == "fields"), "{columns:?}");
+}
+
+/// A database of schema 7 keeps each organisation's log, newest first,
+/// and its user count through migration 8, which keys events by
+/// organisation in their seq and counts users by block; new events follow
+/// the old ones.
+#[test]
+fn migration_8_keeps_each_organisations_log_and_count() {
+    let (_dir, path) = temp_db();
+    {
+        let c = database_at_schema(&path, 7);
+        for (id, name) in [(1, "acme"), (2, "globex")] {
+            c.execute(
+                "INSERT INTO orgs (id, name, username_policy, scim_default_state, created)
+                 VALUES (?, ?, 'rfc', 'ACTIVATED', '2026-01-01T00:00:00.000Z')",
+                rusqlite::params![id, name],
+            )
+            .unwrap();
+        }
+        for (i, user) in ["ann", "bob", "cy"].iter().enumerate() {
+            c.execute(
+                "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, state,
+                    activated, password_expired, scim, created, last_modified, version)
+                 VALUES (?1, 1, ?1, ?1, ?1, ?1, 'ACTIVATED', 1, 0, '{}', '2026-01-01T00:00:00.000Z',
+                    '2026-01-01T00:00:00.000Z', 1)",
+                [user],
+            )
+            .unwrap();
+            // Interleaved logs: acme's events are seqs 1, 3, 5; globex's 2, 4, 6.
+            for org in [1, 2] {
+                c.execute(
+                    "INSERT INTO events (id, at, org_id, actor, source, event_type, resource_type, changes, ignored, status)
+                     VALUES (?, '2026-01-01T00:00:00.000Z', ?, 'cli', 'cli', 'user_create', 'User', '[]', '[]', 201)",
+                    rusqlite::params![format!("e{org}-{i}"), org],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), store_sqlite::SCHEMA_VERSION);
+    let log = |org: i64| -> Vec<String> {
+        directory::store::read(&store, |tx| tx.recent_events(org, 10)).unwrap().into_iter().map(|e| e.id).collect()
+    };
+    assert_eq!(log(1), ["e1-2", "e1-1", "e1-0"]);
+    assert_eq!(log(2), ["e2-2", "e2-1", "e2-0"]);
+    let mut event = directory::store::read(&store, |tx| tx.recent_events(1, 1)).unwrap().remove(0);
+    event.id = "e1-new".into();
+    directory::store::write(&store, |tx| tx.append_event(&event)).unwrap();
+    assert_eq!(log(1), ["e1-new", "e1-2", "e1-1", "e1-0"]);
+    assert_eq!(log(2), ["e2-2", "e2-1", "e2-0"]);
+    let page = directory::store::read(&store, |tx| {
+        tx.query_users(1, &directory::store::UserQuery { count: 0, ..Default::default() })
+    })
+    .unwrap();
+    assert_eq!(page.total, 3);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let index: i64 = c
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'events_org_seq'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(index, 0, "the (org_id, seq) index is gone");
 }
