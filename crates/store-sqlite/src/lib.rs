@@ -14,6 +14,7 @@ mod functions;
 mod group_query;
 mod migrate;
 mod query;
+mod seq;
 mod tx;
 mod wal_index;
 mod wal_sync;

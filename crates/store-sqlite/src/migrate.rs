@@ -18,7 +18,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("../migrations/0005_user_blocks.sql")),
     (6, include_str!("../migrations/0006_partial_indexes.sql")),
     (7, include_str!("../migrations/0007_leaner_user_rows.sql")),
-    (8, include_str!("../migrations/0008_org_keyed_events.sql")),
+    (8, include_str!("../migrations/0008_org_keyed_seqs.sql")),
 ];
 
 /// The schema version this build migrates to.

@@ -52,15 +52,39 @@ pub struct Predicate<'a> {
     pub params: Vec<Param<'a>>,
 }
 
-pub fn predicate<'a>(org_id: i64, filter: Option<&'a Filter>) -> Predicate<'a> {
+/// How a user query walks the organisation's users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// In an order of the query's own (a sort), or only counting them.
+    Any,
+    /// In insertion order, from the first.
+    InsertionOrder,
+    /// In insertion order after a position: [`keyset_sql`] adds that lower bound.
+    AfterPosition,
+}
+
+/// The `WHERE` clause for `filter` in an organisation.
+pub fn predicate<'a>(org_id: i64, filter: Option<&'a Filter>, walk: Walk) -> Predicate<'a> {
     let lookups = filter.map(user_lookups).unwrap_or_default();
+    let by_index = lookups.iter().any(|l| !matches!(l, UserLookup::Time { .. }));
     // Without statistics SQLite would rather walk every user of the org
     // through an (org_id, …) index than drive the query from the email
-    // subquery's id list; `+` takes org_id out of index selection then.
+    // subquery's id list, or walk the org's seq range (`crate::seq`) in
+    // insertion order; `+` takes org_id out of index selection then.
     let by_email_only = lookups.iter().any(|l| matches!(l, UserLookup::Email(_)))
         && !lookups.iter().any(|l| matches!(l, UserLookup::UserName(_) | UserLookup::ExternalId(_)));
-    let mut sql = String::from(if by_email_only { "+u.org_id = ?" } else { "u.org_id = ?" });
     let mut params = vec![Param::Int(org_id)];
+    let (first, end) = crate::seq::range(org_id);
+    let mut sql = if by_index || walk == Walk::Any {
+        String::from(if by_email_only { "+u.org_id = ?" } else { "u.org_id = ?" })
+    } else if walk == Walk::InsertionOrder {
+        params.extend([Param::Int(first), Param::Int(end)]);
+        String::from("+u.org_id = ? AND u.seq >= ? AND u.seq < ?")
+    } else {
+        // One lower bound, the position's, for SQLite to seek to.
+        params.push(Param::Int(end));
+        String::from("+u.org_id = ? AND u.seq < ?")
+    };
     if let Some(filter) = filter {
         for lookup in lookups {
             match lookup {
@@ -125,9 +149,17 @@ pub fn page_sql(predicate: &str, order: &str) -> String {
 }
 
 /// The SQL of a cursor page (keyset paging): the rows after a position, in
-/// insertion order. Parameters: the predicate's, the position, the limit.
+/// insertion order. Parameters: the predicate's ([`Walk::AfterPosition`]),
+/// the position ([`keyset_position`]), the limit.
 pub fn keyset_sql(predicate: &str) -> String {
     format!("SELECT {USER_COLUMNS}, u.seq FROM users u WHERE {predicate} AND u.seq > ? ORDER BY u.seq LIMIT ?")
+}
+
+/// The lower bound of a cursor page of an organisation: `after`, or the
+/// start of the organisation's seq range if that lies further on (a cursor
+/// of 0, or one from before migration 8).
+pub fn keyset_position(org_id: i64, after: i64) -> i64 {
+    after.max(crate::seq::range(org_id).0.saturating_sub(1))
 }
 
 /// The SQL of the count query for a predicate.
@@ -156,7 +188,7 @@ pub fn explain_lookup_plans(conn: &Connection) -> Result<Vec<LookupPlan>, Direct
     let mut out = Vec::with_capacity(filters.len());
     for text in filters {
         let filter: Filter = text.parse().map_err(|e: scim::ScimError| DirectoryError::Store(e.detail))?;
-        let pred = predicate(1, Some(&filter));
+        let pred = predicate(1, Some(&filter), Walk::InsertionOrder);
         let (order, _) = order_by(None, SortOrder::Ascending);
         let sql = page_sql(&pred.sql, &order);
         let mut params = pred.params;
@@ -179,8 +211,8 @@ pub fn explain_list_plans(conn: &Connection) -> Result<Vec<(String, String)>, Di
     let (order, _) = order_by(None, SortOrder::Ascending);
     let group_order = crate::group_query::order_by(None, SortOrder::Ascending);
     let cases = [
-        ("users by index", page_sql("u.org_id = ?", &order), 3),
-        ("users by cursor", keyset_sql("u.org_id = ?"), 3),
+        ("users by index", page_sql(&predicate(1, None, Walk::InsertionOrder).sql, &order), 5),
+        ("users by cursor", keyset_sql(&predicate(1, None, Walk::AfterPosition).sql), 4),
         ("groups by index", crate::group_query::page_sql("g.org_id = ?", &group_order), 3),
         ("groups by cursor", crate::group_query::keyset_sql("g.org_id = ?"), 3),
     ];
@@ -238,7 +270,7 @@ mod tests {
     fn pushes_down_indexable_equalities() {
         let x =
             f(r#"USERNAME eq "JDoe" and externalId eq "E" and id eq "i" and emails[type eq "work"].value eq "A@B""#);
-        let p = predicate(7, Some(&x));
+        let p = predicate(7, Some(&x), Walk::InsertionOrder);
         assert!(p.sql.starts_with("u.org_id = ? AND u.user_name_folded = ?"), "{}", p.sql);
         assert!(p.sql.ends_with(MATCH_CALL));
     }
@@ -247,7 +279,7 @@ mod tests {
     fn a_single_exact_equality_needs_no_residual() {
         for exact in [r#"userName eq "JDoe""#, r#"externalId eq "E""#, r#"id eq "i""#] {
             let filter = f(exact);
-            assert!(!predicate(1, Some(&filter)).sql.contains("scim_user_match"), "{exact}");
+            assert!(!predicate(1, Some(&filter), Walk::InsertionOrder).sql.contains("scim_user_match"), "{exact}");
         }
         for residual in [
             r#"userName eq "a" and active eq true"#,
@@ -256,7 +288,7 @@ mod tests {
             r#"emails.value eq "a@b""#,
         ] {
             let filter = f(residual);
-            assert!(predicate(1, Some(&filter)).sql.contains("scim_user_match"), "{residual}");
+            assert!(predicate(1, Some(&filter), Walk::InsertionOrder).sql.contains("scim_user_match"), "{residual}");
         }
     }
 }

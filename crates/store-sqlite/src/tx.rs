@@ -3,6 +3,7 @@
 
 use crate::conn::{db_error, unique_violation};
 use crate::group_query;
+use crate::seq;
 use crate::query::{self, Param};
 use directory::Document;
 use directory::events::Event;
@@ -156,25 +157,13 @@ fn id_list(ids: &[String]) -> Result<String, DirectoryError> {
 const EVENT_COLUMNS: &str =
     "id, at, org_id, actor, source, event_type, resource_type, resource_id, resource_name, changes, ignored, status, error";
 
-/// Appends an event at the end of its organisation's seq range (`?1..?2`,
-/// [`event_seq_range`]); finding that end is one seek down the rowid B-tree.
-const APPEND_EVENT_SQL: &str = "INSERT INTO events (seq, id, at, org_id, actor, source, event_type, resource_type, \
-     resource_id, resource_name, changes, ignored, status, error) \
-     VALUES ((SELECT coalesce(max(seq) + 1, ?1) FROM events WHERE seq >= ?1 AND seq < ?2), \
-     ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
-
-/// Bits of an event's seq below its organisation's id (migration 8).
-const EVENT_SEQ_ORG_SHIFT: u32 = 40;
-
-/// The seqs `[first, end)` of an organisation's events: its id in the high
-/// bits, so its log is one contiguous range of the table's rowids.
-fn event_seq_range(org_id: i64) -> Result<(i64, i64), DirectoryError> {
-    let first = org_id.checked_shl(EVENT_SEQ_ORG_SHIFT).filter(|_| (0..(1 << 22)).contains(&org_id));
-    match first {
-        Some(first) => Ok((first, first + (1 << EVENT_SEQ_ORG_SHIFT))),
-        None => Err(DirectoryError::Store(format!("organisation id {org_id} is outside the range the event log can key"))),
-    }
-}
+/// Appends an event at the end of its organisation's seq range (`?1..?2`).
+const APPEND_EVENT_SQL: &str = concat!(
+    "INSERT INTO events (seq, id, at, org_id, actor, source, event_type, resource_type, resource_id, \
+     resource_name, changes, ignored, status, error) VALUES (",
+    crate::seq::next_seq_sql!("events"),
+    ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+);
 
 fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
     let ignored = json_from(row, 10)?;
@@ -216,10 +205,13 @@ const USER_WRITE_COLUMNS: [&str; 15] = [
     "version",
 ];
 
+/// A new user at the end of its organisation's seq range (`?1..?2`); then
+/// id, org_id and [`USER_WRITE_COLUMNS`].
 static INSERT_USER_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO users (id, org_id, {}) VALUES (?, ?, {})",
+        "INSERT INTO users (seq, id, org_id, {}) VALUES ({}, ?, ?, {})",
         USER_WRITE_COLUMNS.join(", "),
+        crate::seq::next_seq_sql!("users"),
         vec!["?"; USER_WRITE_COLUMNS.len()].join(", ")
     )
 });
@@ -358,9 +350,12 @@ impl SqliteTx<'_> {
             }
         }
         let Some(block) = found else { return Ok(None) };
+        // The block lies inside the organisation's seq range, which holds
+        // only its users: no org_id to read from each row stepped over.
+        let (_, end) = seq::range(org_id);
         self.query_one(
-            "SELECT seq FROM users WHERE org_id = ? AND seq >= ? ORDER BY seq LIMIT 1 OFFSET ?",
-            params![org_id, block << 10, remaining],
+            "SELECT seq FROM users WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT 1 OFFSET ?",
+            params![block << 10, end, remaining],
             |row| row.get(0).map_err(db_error),
         )
     }
@@ -501,7 +496,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError> {
-        let pred = query::predicate(org_id, q.filter);
+        let pred = query::predicate(org_id, q.filter, query::Walk::Any);
         let count_all = |this: &mut Self| -> Result<u64, DirectoryError> {
             if q.filter.is_none() {
                 if let Some(n) = this.org_count(org_id, "users")? {
@@ -522,11 +517,12 @@ impl Tx for SqliteTx<'_> {
             if q.count == 0 {
                 return Ok(Page { total, items: Vec::new(), next: None });
             }
-            let mut params = pred.params.clone();
-            params.push(Param::Int(after));
+            let keyset = query::predicate(org_id, q.filter, query::Walk::AfterPosition);
+            let mut params = keyset.params;
+            params.push(Param::Int(query::keyset_position(org_id, after)));
             // One row more than the page tells whether another page follows.
             params.push(Param::Int(i64::try_from(q.count.saturating_add(1)).unwrap_or(i64::MAX)));
-            let rows = self.query_all(&query::keyset_sql(&pred.sql), query::bind(&params), |row| {
+            let rows = self.query_all(&query::keyset_sql(&keyset.sql), query::bind(&params), |row| {
                 Ok((user_from_row(row)?, row.get::<_, i64>(query::SEQ_AFTER_USER_COLUMNS).map_err(db_error)?))
             })?;
             return Ok(Page::keyset(total, rows, q.count));
@@ -540,21 +536,23 @@ impl Tx for SqliteTx<'_> {
             match self.seq_at_offset(org_id, offset)? {
                 Some(first) => self.query_all(
                     &format!(
-                        "SELECT {} FROM users u WHERE u.org_id = ? AND u.seq >= ? ORDER BY u.seq LIMIT ?",
+                        "SELECT {} FROM users u WHERE +u.org_id = ? AND u.seq >= ? AND u.seq < ? ORDER BY u.seq LIMIT ?",
                         query::USER_COLUMNS
                     ),
-                    params![org_id, first, limit],
+                    params![org_id, first, seq::range(org_id).1, limit],
                     user_from_row,
                 )?,
                 None => Vec::new(),
             }
         } else {
             let (order, order_param) = query::order_by(q.sort_by, q.sort_order);
-            let mut params = pred.params.clone();
+            let walk = if q.sort_by.is_none() { query::Walk::InsertionOrder } else { query::Walk::Any };
+            let page = query::predicate(org_id, q.filter, walk);
+            let mut params = page.params;
             params.extend(order_param);
             params.push(Param::Int(limit));
             params.push(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-            self.query_all(&query::page_sql(&pred.sql, &order), query::bind(&params), user_from_row)?
+            self.query_all(&query::page_sql(&page.sql, &order), query::bind(&params), user_from_row)?
         };
         let total = match directory::store::total_of_short_page(offset, q.count, users.len()) {
             Some(total) => total,
@@ -590,7 +588,9 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let mut values = vec![SqlValue::Text(user.id.clone()), SqlValue::Integer(user.org_id)];
+        let (first, end) = seq::range_for_insert(user.org_id)?;
+        let mut values =
+            vec![SqlValue::Integer(first), SqlValue::Integer(end), SqlValue::Text(user.id.clone()), SqlValue::Integer(user.org_id)];
         values.extend(user_values(user)?);
         let mut stmt = self.conn.prepare_cached(&INSERT_USER_SQL).map_err(db_error)?;
         stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| user_write_error(e, user))?;
@@ -882,7 +882,7 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(APPEND_EVENT_SQL)
             .map_err(db_error)?;
         let ignored = serde_json::to_string(&event.ignored).map_err(|e| DirectoryError::Store(e.to_string()))?;
-        let (first, end) = event_seq_range(event.org_id)?;
+        let (first, end) = seq::range_for_insert(event.org_id)?;
         stmt.execute(params![
             first,
             end,
@@ -905,7 +905,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn recent_events(&mut self, org_id: i64, limit: u64) -> Result<Vec<Event>, DirectoryError> {
-        let (first, end) = event_seq_range(org_id)?;
+        let (first, end) = seq::range(org_id);
         self.query_all(
             &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ? AND seq < ? ORDER BY seq DESC LIMIT ?"),
             params![first, end, i64::try_from(limit).unwrap_or(i64::MAX)],

@@ -160,13 +160,15 @@ fn list_pages_walk_insertion_order_without_sorting() {
     let plans = store.explain_list_plans().unwrap();
     assert_eq!(plans.len(), 4);
     for (name, plan) in &plans {
-        // The default order comes from the (org_id, seq) index, not from a sort of the org's rows.
+        // The default order is the B-tree's own, not a sort of the org's rows:
+        // the users' seq range of the organisation, the groups' (org_id, seq) index.
         assert!(!plan.contains("TEMP B-TREE"), "{name}: {plan}");
-        assert!(plan.contains("_org_seq"), "{name}: {plan}");
+        let walks = if name.starts_with("users") { "INTEGER PRIMARY KEY (rowid>? AND rowid<?)" } else { "_org_seq" };
+        assert!(plan.contains(walks), "{name}: {plan}");
         println!("{name}:\n{plan}\n");
     }
     let by_cursor = &plans[1].1;
-    assert!(by_cursor.contains("seq>?"), "a cursor page seeks to its position: {by_cursor}");
+    assert!(by_cursor.contains("(rowid>? AND rowid<?)"), "a cursor page seeks to its position: {by_cursor}");
 }
 
 #[test]
@@ -311,12 +313,12 @@ fn migration_7_keeps_users_and_their_emails() {
     assert!(!columns.iter().any(|c| c == "fields"), "{columns:?}");
 }
 
-/// A database of schema 7 keeps each organisation's log, newest first,
-/// and its user count through migration 8, which keys events by
-/// organisation in their seq and counts users by block; new events follow
-/// the old ones.
+/// A database of schema 7 keeps each organisation's log (newest first) and
+/// its users (in insertion order, counted) through migration 8, which keys
+/// events and users by organisation in their seq and counts users by block;
+/// new events and users follow the old ones.
 #[test]
-fn migration_8_keeps_each_organisations_log_and_count() {
+fn migration_8_keeps_each_organisations_log_and_users_in_order() {
     let (_dir, path) = temp_db();
     {
         let c = database_at_schema(&path, 7);
@@ -329,14 +331,17 @@ fn migration_8_keeps_each_organisations_log_and_count() {
             .unwrap();
         }
         for (i, user) in ["ann", "bob", "cy"].iter().enumerate() {
-            c.execute(
-                "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, state,
-                    activated, password_expired, scim, created, last_modified, version)
-                 VALUES (?1, 1, ?1, ?1, ?1, ?1, 'ACTIVATED', 1, 0, '{}', '2026-01-01T00:00:00.000Z',
-                    '2026-01-01T00:00:00.000Z', 1)",
-                [user],
-            )
-            .unwrap();
+            // Interleaved users too: acme's are ann, bob, cy; globex's gil-ann, gil-bob, gil-cy.
+            for (org, name) in [(1, user.to_string()), (2, format!("gil-{user}"))] {
+                c.execute(
+                    "INSERT INTO users (id, org_id, user_name, user_name_folded, username, username_folded, state,
+                        activated, password_expired, scim, created, last_modified, version)
+                     VALUES (?1, ?2, ?1, ?1, ?1, ?1, 'ACTIVATED', 1, 0, '{}', '2026-01-01T00:00:00.000Z',
+                        '2026-01-01T00:00:00.000Z', 1)",
+                    rusqlite::params![name, org],
+                )
+                .unwrap();
+            }
             // Interleaved logs: acme's events are seqs 1, 3, 5; globex's 2, 4, 6.
             for org in [1, 2] {
                 c.execute(
@@ -360,14 +365,30 @@ fn migration_8_keeps_each_organisations_log_and_count() {
     directory::store::write(&store, |tx| tx.append_event(&event)).unwrap();
     assert_eq!(log(1), ["e1-new", "e1-2", "e1-1", "e1-0"]);
     assert_eq!(log(2), ["e2-2", "e2-1", "e2-0"]);
-    let page = directory::store::read(&store, |tx| {
-        tx.query_users(1, &directory::store::UserQuery { count: 0, ..Default::default() })
-    })
-    .unwrap();
-    assert_eq!(page.total, 3);
+    // Users: each organisation's, in insertion order, by index and by cursor;
+    // a new user comes last.
+    let user = directory::store::read(&store, |tx| tx.user_by_id(2, "gil-ann")).unwrap().unwrap();
+    let mut added = user.clone();
+    added.id = "gil-dee".into();
+    added.user_name = "gil-dee".into();
+    added.username = "gil-dee".into();
+    directory::store::write(&store, |tx| tx.insert_user(&added)).unwrap();
+    let page = |org: i64, start_index: u64, after: Option<i64>| {
+        let q = directory::store::UserQuery { start_index, count: 10, after, ..Default::default() };
+        let page = directory::store::read(&store, |tx| tx.query_users(org, &q)).unwrap();
+        (page.total, page.items.into_iter().map(|u| u.id).collect::<Vec<_>>())
+    };
+    assert_eq!(page(1, 1, None), (3, vec!["ann".to_string(), "bob".into(), "cy".into()]));
+    assert_eq!(page(1, 2, None), (3, vec!["bob".to_string(), "cy".into()]));
+    assert_eq!(page(2, 1, None), (4, vec!["gil-ann".to_string(), "gil-bob".into(), "gil-cy".into(), "gil-dee".into()]));
+    assert_eq!(page(2, 3, None), (4, vec!["gil-cy".to_string(), "gil-dee".into()]));
+    // A cursor from before the migration (a small seq) starts from the first user.
+    assert_eq!(page(2, 1, Some(0)).1, page(2, 1, None).1);
+    assert_eq!(page(2, 1, Some(3)).1, page(2, 1, None).1);
     let c = rusqlite::Connection::open(&path).unwrap();
-    let index: i64 = c
-        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'events_org_seq'", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(index, 0, "the (org_id, seq) index is gone");
+    for gone in ["events_org_seq", "users_org_seq"] {
+        let n: i64 =
+            c.query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?", [gone], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0, "{gone} is gone");
+    }
 }
