@@ -187,7 +187,7 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
 /// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
 /// The user columns an insert and an update both write, in the order of
 /// [`user_values`].
-const USER_WRITE_COLUMNS: [&str; 15] = [
+const USER_WRITE_COLUMNS: [&str; 16] = [
     "user_name",
     "user_name_folded",
     "username",
@@ -203,7 +203,11 @@ const USER_WRITE_COLUMNS: [&str; 15] = [
     "created",
     "last_modified",
     "version",
+    "emails_folded",
 ];
+
+/// The position of `emails_folded` in [`USER_WRITE_COLUMNS`].
+const EMAILS_COLUMN: usize = 15;
 
 /// A new user at the end of its organisation's seq range (`?1..?2`); then
 /// id, org_id and [`USER_WRITE_COLUMNS`].
@@ -234,7 +238,7 @@ fn update_user_sql(changed: u32) -> String {
 }
 
 /// The values of [`USER_WRITE_COLUMNS`] for `user` (folded columns computed here).
-fn user_values(user: &UserRecord) -> Result<Vec<SqlValue>, DirectoryError> {
+fn user_values(user: &UserRecord, emails: &[String]) -> Result<Vec<SqlValue>, DirectoryError> {
     let text = |s: &str| SqlValue::Text(s.to_string());
     let opt = |s: &Option<String>| s.as_deref().map_or(SqlValue::Null, text);
     Ok(vec![
@@ -253,7 +257,29 @@ fn user_values(user: &UserRecord) -> Result<Vec<SqlValue>, DirectoryError> {
         text(&user.created),
         text(&user.last_modified),
         SqlValue::Integer(user.version),
+        SqlValue::Text(emails_text(emails)?),
     ])
+}
+
+/// The folded email values of a user (sorted, no duplicates), as kept in
+/// `users.emails_folded`: the `user_emails` keys its row stands for.
+fn email_keys(user: &UserRecord) -> Vec<String> {
+    let mut values = user.email_values();
+    values.sort_unstable();
+    values
+}
+
+fn emails_text(emails: &[String]) -> Result<String, DirectoryError> {
+    serde_json::to_string(emails).map_err(|e| DirectoryError::Store(e.to_string()))
+}
+
+/// The keys in a stored `users.emails_folded`.
+fn emails_from_text(value: &SqlValue) -> Result<Vec<String>, DirectoryError> {
+    match value {
+        SqlValue::Text(text) => serde_json::from_str(text)
+            .map_err(|e| DirectoryError::Store(format!("users.emails_folded is not a list of emails: {e}"))),
+        _ => Ok(Vec::new()),
+    }
 }
 
 fn user_write_error(e: rusqlite::Error, user: &UserRecord) -> DirectoryError {
@@ -295,36 +321,28 @@ impl SqliteTx<'_> {
         Ok(n.map(|n| u64::try_from(n).unwrap_or(0)))
     }
 
-    /// Writes the `user_emails` rows of a new user.
-    fn insert_emails(&self, user: &UserRecord, values: &[String]) -> Result<(), DirectoryError> {
+    /// Adds a user's `user_emails` keys (migration 8).
+    fn insert_email_keys(&self, org_id: i64, user_id: &str, values: &[String]) -> Result<(), DirectoryError> {
         let mut insert = self
             .conn
-            .prepare_cached("INSERT INTO user_emails (org_id, user_id, value_folded) VALUES (?, ?, ?)")
+            .prepare_cached("INSERT INTO user_emails (org_id, value_folded, user_id) VALUES (?, ?, ?)")
             .map_err(db_error)?;
         for value in values {
-            insert.execute(params![user.org_id, user.id, value]).map_err(db_error)?;
+            insert.execute(params![org_id, value, user_id]).map_err(db_error)?;
         }
         Ok(())
     }
 
-    /// Rewrites the `user_emails` rows of an existing user when its emails
-    /// changed; unchanged ones (most updates) leave no pages to rewrite.
-    fn sync_emails(&self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let mut wanted = user.email_values();
-        wanted.sort_unstable();
-        let stored = self.query_all(
-            "SELECT value_folded FROM user_emails WHERE user_id = ? ORDER BY value_folded",
-            [&user.id],
-            |row| row.get::<_, String>(0).map_err(db_error),
-        )?;
-        if stored == wanted {
-            return Ok(());
-        }
-        self.conn
-            .prepare_cached("DELETE FROM user_emails WHERE user_id = ?")
-            .and_then(|mut s| s.execute([&user.id]))
+    /// Removes a user's `user_emails` keys, as its row listed them.
+    fn delete_email_keys(&self, org_id: i64, user_id: &str, values: &[String]) -> Result<(), DirectoryError> {
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM user_emails WHERE org_id = ? AND value_folded = ? AND user_id = ?")
             .map_err(db_error)?;
-        self.insert_emails(user, &wanted)
+        for value in values {
+            delete.execute(params![org_id, value, user_id]).map_err(db_error)?;
+        }
+        Ok(())
     }
 
     /// The `seq` of the organisation's user at 0-based position `offset` in
@@ -591,14 +609,16 @@ impl Tx for SqliteTx<'_> {
         let (first, end) = seq::range_for_insert(user.org_id)?;
         let mut values =
             vec![SqlValue::Integer(first), SqlValue::Integer(end), SqlValue::Text(user.id.clone()), SqlValue::Integer(user.org_id)];
-        values.extend(user_values(user)?);
+        let emails = email_keys(user);
+        values.extend(user_values(user, &emails)?);
         let mut stmt = self.conn.prepare_cached(&INSERT_USER_SQL).map_err(db_error)?;
         stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| user_write_error(e, user))?;
-        self.insert_emails(user, &user.email_values())
+        self.insert_email_keys(user.org_id, &user.id, &emails)
     }
 
     fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
-        let values = user_values(user)?;
+        let emails = email_keys(user);
+        let values = user_values(user, &emails)?;
         let current: Option<Vec<SqlValue>> = self.query_one(&CURRENT_USER_VALUES_SQL, params![user.org_id, user.id], |row| {
             (0..USER_WRITE_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i).map_err(db_error)).collect()
         })?;
@@ -607,9 +627,15 @@ impl Tx for SqliteTx<'_> {
         };
         let mut changed = 0u32;
         let mut assigned: Vec<SqlValue> = Vec::with_capacity(values.len() + 2);
+        // The email keys the row stood for, when its emails changed (most
+        // updates leave them, and so no key pages to rewrite).
+        let mut old_emails = None;
         for (i, (new, old)) in values.into_iter().zip(current).enumerate() {
             if new != old {
                 changed |= 1 << i;
+                if i == EMAILS_COLUMN {
+                    old_emails = Some(emails_from_text(&old)?);
+                }
                 assigned.push(new);
             }
         }
@@ -618,13 +644,23 @@ impl Tx for SqliteTx<'_> {
             let mut stmt = self.conn.prepare_cached(&update_user_sql(changed)).map_err(db_error)?;
             stmt.execute(rusqlite::params_from_iter(assigned)).map_err(|e| user_write_error(e, user))?;
         }
-        self.sync_emails(user)
+        if let Some(old) = old_emails {
+            self.delete_email_keys(user.org_id, &user.id, &old)?;
+            self.insert_email_keys(user.org_id, &user.id, &emails)?;
+        }
+        Ok(())
     }
 
     fn delete_user(&mut self, org_id: i64, id: &str) -> Result<bool, DirectoryError> {
-        // user_emails rows go with the user (ON DELETE CASCADE).
-        let mut stmt = self.conn.prepare_cached("DELETE FROM users WHERE org_id = ? AND id = ?").map_err(db_error)?;
-        Ok(stmt.execute(params![org_id, id]).map_err(db_error)? > 0)
+        let emails = self.query_one(
+            "DELETE FROM users WHERE org_id = ? AND id = ? RETURNING emails_folded",
+            params![org_id, id],
+            |row| emails_from_text(&row.get::<_, SqlValue>(0).map_err(db_error)?),
+        )?;
+        match emails {
+            Some(emails) => self.delete_email_keys(org_id, id, &emails).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     fn clear_manager_references(&mut self, org_id: i64, manager_id: &str) -> Result<(), DirectoryError> {
