@@ -34,6 +34,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DirectoryError> {
             "the database schema is version {current}, newer than this build knows ({newest}); upgrade Roster"
         )));
     }
+    // An upgrade rewrites tables (schema 8 renumbers every user and event):
+    // about ten seconds per million rows, so say so rather than sit silent.
+    let upgrading = current > 0 && current < newest;
+    let started = std::time::Instant::now();
+    if upgrading {
+        tracing::info!(from = current, to = newest, "upgrading the database schema; a large directory takes a while");
+    }
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         tx.execute_batch(sql).map_err(|e| match db_error(e) {
             DirectoryError::Store(d) => DirectoryError::Store(format!("migration {version}: {d}")),
@@ -41,5 +48,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DirectoryError> {
         })?;
         tx.execute_batch(&format!("PRAGMA user_version = {version}")).map_err(db_error)?;
     }
-    tx.commit().map_err(db_error)
+    tx.commit().map_err(db_error)?;
+    if upgrading {
+        tracing::info!(to = newest, seconds = started.elapsed().as_secs_f64(), "database schema upgraded");
+    }
+    Ok(())
 }
