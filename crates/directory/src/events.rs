@@ -95,21 +95,30 @@ pub fn diff(before: &Value, after: &Value) -> Value {
     flatten("", before, &mut flat_before);
     flatten("", after, &mut flat_after);
     let mut changes = Vec::new();
-    for (k, v) in &flat_before {
-        let to = flat_after.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
-        if &to != v {
-            changes.push(serde_json::json!({"field": k, "from": v, "to": to}));
+    for (k, from) in &flat_before {
+        let to = flat_after.iter().find(|(k2, _)| k2 == k).map_or(&Value::Null, |(_, v)| *v);
+        if to != *from {
+            changes.push(change(k, from, to));
         }
     }
-    for (k, v) in &flat_after {
+    for (k, to) in &flat_after {
         if !flat_before.iter().any(|(k2, _)| k2 == k) {
-            changes.push(serde_json::json!({"field": k, "from": Value::Null, "to": v}));
+            changes.push(change(k, &Value::Null, to));
         }
     }
     Value::Array(changes)
 }
 
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+fn change(field: &str, from: &Value, to: &Value) -> Value {
+    let mut entry = serde_json::Map::with_capacity(3);
+    entry.insert("field".into(), Value::String(field.to_string()));
+    entry.insert("from".into(), from.clone());
+    entry.insert("to".into(), to.clone());
+    Value::Object(entry)
+}
+
+/// The leaves of `v` by flattened name, borrowed: only the changed ones are copied.
+fn flatten<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
@@ -122,16 +131,14 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
                 } else {
                     format!("{prefix}.{k}")
                 };
-                if v.is_object() && !k.starts_with("urn:") && !prefix.is_empty() {
-                    out.push((key, v.clone()));
-                } else if v.is_object() {
+                if v.is_object() && (k.starts_with("urn:") || prefix.is_empty()) {
                     flatten(&key, v, out);
                 } else {
-                    out.push((key, v.clone()));
+                    out.push((key, v));
                 }
             }
         }
-        other => out.push((prefix.to_string(), other.clone())),
+        other => out.push((prefix.to_string(), other)),
     }
 }
 

@@ -149,24 +149,30 @@ impl Accumulator {
         self.values.iter().find(|(u, a, _)| is_slot(u, a, urn, attr)).map(|(_, _, v)| v)
     }
 
+    /// Moves a value out, emptying its slot.
+    fn take(&mut self, urn: &str, attr: &Attribute) -> Option<Value> {
+        let at = self.values.iter().position(|(u, a, _)| is_slot(u, a, urn, attr))?;
+        Some(self.values.swap_remove(at).2)
+    }
+
     /// Builds the output in schema order, so equal content gives equal JSON.
-    fn finish(self, rt: &ResourceType) -> Normalized {
+    fn finish(mut self, rt: &ResourceType) -> Normalized {
         let mut out = Map::new();
         for common in super::COMMON_ATTRIBUTES {
-            if let Some(v) = self.current("", common) {
-                out.insert(common.name.to_string(), v.clone());
+            if let Some(v) = self.take("", common) {
+                out.insert(common.name.to_string(), v);
             }
         }
         for attr in rt.schema.attributes {
-            if let Some(v) = self.current("", attr) {
-                out.insert(attr.name.to_string(), v.clone());
+            if let Some(v) = self.take("", attr) {
+                out.insert(attr.name.to_string(), v);
             }
         }
         for ext in rt.extensions {
             let mut inner = Map::new();
             for attr in ext.schema.attributes {
-                if let Some(v) = self.current(ext.schema.id, attr) {
-                    inner.insert(attr.name.to_string(), v.clone());
+                if let Some(v) = self.take(ext.schema.id, attr) {
+                    inner.insert(attr.name.to_string(), v);
                 }
             }
             if !inner.is_empty() {
