@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod conn;
+mod event_changes;
 mod functions;
 mod group_query;
 mod migrate;

@@ -2,14 +2,15 @@
 //! store has already put inside a transaction.
 
 use crate::conn::{db_error, unique_violation};
+use crate::event_changes;
 use crate::group_query;
-use crate::seq;
 use crate::query::{self, Param};
-use directory::Document;
+use crate::seq;
 use directory::events::Event;
 use directory::keys::ApiKeyRecord;
 use directory::store::GroupQuery;
 use directory::store::{Page, UniqueField, UserQuery};
+use directory::Document;
 use directory::{
     DirectoryError, GroupRecord, GroupRef, MemberRef, Org, Role, Tx, UserNames, UserRecord, UserState, UsernamePolicy,
 };
@@ -177,14 +178,15 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
         resource_type: row.get(6).map_err(db_error)?,
         resource_id: row.get(7).map_err(db_error)?,
         resource_name: row.get(8).map_err(db_error)?,
-        changes: json_from(row, 9)?,
+        changes: event_changes::from_stored(
+            row.get_ref(9).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?,
+        )?,
         ignored: serde_json::from_value(ignored).map_err(|e| DirectoryError::Store(e.to_string()))?,
         status: row.get(11).map_err(db_error)?,
         error: row.get(12).map_err(db_error)?,
     })
 }
 
-/// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
 /// The user columns an insert and an update both write, in the order of
 /// [`user_values`].
 const USER_WRITE_COLUMNS: [&str; 16] = [
@@ -282,6 +284,7 @@ fn emails_from_text(value: &SqlValue) -> Result<Vec<String>, DirectoryError> {
     }
 }
 
+/// A user write's error: a UNIQUE violation becomes a `Conflict` naming the attribute.
 fn user_write_error(e: rusqlite::Error, user: &UserRecord) -> DirectoryError {
     let Some(columns) = unique_violation(&e) else { return db_error(e) };
     let detail = if columns.contains("users.username_folded") {
@@ -499,9 +502,8 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn auth_generation(&mut self) -> Result<i64, DirectoryError> {
-        let n: Option<i64> = self.query_one("SELECT n FROM auth_generation WHERE id = 1", [], |row| {
-            row.get(0).map_err(db_error)
-        })?;
+        let n: Option<i64> =
+            self.query_one("SELECT n FROM auth_generation WHERE id = 1", [], |row| row.get(0).map_err(db_error))?;
         n.ok_or_else(|| DirectoryError::Store("the auth_generation row is missing".into()))
     }
 
@@ -607,8 +609,12 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
         let (first, end) = seq::range_for_insert(user.org_id)?;
-        let mut values =
-            vec![SqlValue::Integer(first), SqlValue::Integer(end), SqlValue::Text(user.id.clone()), SqlValue::Integer(user.org_id)];
+        let mut values = vec![
+            SqlValue::Integer(first),
+            SqlValue::Integer(end),
+            SqlValue::Text(user.id.clone()),
+            SqlValue::Integer(user.org_id),
+        ];
         let emails = email_keys(user);
         values.extend(user_values(user, &emails)?);
         let mut stmt = self.conn.prepare_cached(&INSERT_USER_SQL).map_err(db_error)?;
@@ -619,9 +625,10 @@ impl Tx for SqliteTx<'_> {
     fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
         let emails = email_keys(user);
         let values = user_values(user, &emails)?;
-        let current: Option<Vec<SqlValue>> = self.query_one(&CURRENT_USER_VALUES_SQL, params![user.org_id, user.id], |row| {
-            (0..USER_WRITE_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i).map_err(db_error)).collect()
-        })?;
+        let current: Option<Vec<SqlValue>> =
+            self.query_one(&CURRENT_USER_VALUES_SQL, params![user.org_id, user.id], |row| {
+                (0..USER_WRITE_COLUMNS.len()).map(|i| row.get::<_, SqlValue>(i).map_err(db_error)).collect()
+            })?;
         let Some(current) = current else {
             return Err(DirectoryError::NotFound(format!("User {} not found.", user.id)));
         };
@@ -913,10 +920,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(APPEND_EVENT_SQL)
-            .map_err(db_error)?;
+        let mut stmt = self.conn.prepare_cached(APPEND_EVENT_SQL).map_err(db_error)?;
         let ignored = serde_json::to_string(&event.ignored).map_err(|e| DirectoryError::Store(e.to_string()))?;
         let (first, end) = seq::range_for_insert(event.org_id)?;
         stmt.execute(params![
@@ -931,7 +935,7 @@ impl Tx for SqliteTx<'_> {
             event.resource_type,
             event.resource_id,
             event.resource_name,
-            json_text(&event.changes)?,
+            event_changes::to_stored(&event.changes)?,
             ignored,
             event.status,
             event.error,

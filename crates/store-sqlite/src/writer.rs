@@ -373,7 +373,9 @@ fn run_in_savepoint(
     let result = work(&mut tx);
     match &result {
         Ok(()) => conn::control(c, "RELEASE job").map_err(conn::db_error)?,
-        Err(_) => conn::control(c, "ROLLBACK TO job").and_then(|()| conn::control(c, "RELEASE job")).map_err(conn::db_error)?,
+        Err(_) => conn::control(c, "ROLLBACK TO job")
+            .and_then(|()| conn::control(c, "RELEASE job"))
+            .map_err(conn::db_error)?,
     }
     Ok(result)
 }

@@ -387,8 +387,7 @@ fn migration_8_keeps_each_organisations_log_and_users_in_order() {
     assert_eq!(page(2, 1, Some(3)).1, page(2, 1, None).1);
     let c = rusqlite::Connection::open(&path).unwrap();
     for gone in ["events_org_seq", "users_org_seq"] {
-        let n: i64 =
-            c.query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?", [gone], |r| r.get(0)).unwrap();
+        let n: i64 = c.query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?", [gone], |r| r.get(0)).unwrap();
         assert_eq!(n, 0, "{gone} is gone");
     }
 }
