@@ -98,22 +98,23 @@ pub fn diff(before: &Value, after: &Value) -> Value {
     for (k, from) in &flat_before {
         let to = flat_after.iter().find(|(k2, _)| k2 == k).map_or(&Value::Null, |(_, v)| *v);
         if to != *from {
-            changes.push(change(k, from, to));
+            changes.push(change(k.clone(), (*from).clone(), to.clone()));
         }
     }
     for (k, to) in &flat_after {
         if !flat_before.iter().any(|(k2, _)| k2 == k) {
-            changes.push(change(k, &Value::Null, to));
+            changes.push(change(k.clone(), Value::Null, (*to).clone()));
         }
     }
     Value::Array(changes)
 }
 
-fn change(field: &str, from: &Value, to: &Value) -> Value {
+/// One entry of a `changes` list: `{"field": …, "from": …, "to": …}`, in that key order.
+pub fn change(field: String, from: Value, to: Value) -> Value {
     let mut entry = serde_json::Map::with_capacity(3);
-    entry.insert("field".into(), Value::String(field.to_string()));
-    entry.insert("from".into(), from.clone());
-    entry.insert("to".into(), to.clone());
+    entry.insert("field".into(), Value::String(field));
+    entry.insert("from".into(), from);
+    entry.insert("to".into(), to);
     Value::Object(entry)
 }
 

@@ -46,6 +46,20 @@ fn writes_failures_and_ignored_attributes_are_logged_and_no_ops_are_not() {
     assert_eq!(created["ignored"], json!(["department"]));
     assert!(created["actor"].as_str().unwrap().starts_with("key:"), "{created}");
     assert_eq!(created["source"], json!("scim"));
+    // A create lists every attribute it set, each from nothing, in the order
+    // and shape the directory made them (the SQLite store keeps them compact).
+    let changes = created["changes"].as_array().unwrap();
+    assert!(changes.contains(&json!({"field": "userName", "from": null, "to": "logged"})), "{changes:?}");
+    assert!(
+        changes.contains(&json!({"field": format!("{ENT_URN}:department"), "from": null, "to": "R&D"})),
+        "{changes:?}"
+    );
+    assert!(changes.contains(&json!({"field": "state", "from": null, "to": "ACTIVATED"})), "{changes:?}");
+    for change in changes {
+        let keys: Vec<&String> = change.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["field", "from", "to"], "{change}");
+        assert_eq!(change["from"], Value::Null, "{change}");
+    }
 
     // The table form names the event and the changed fields.
     let table = srv.roster(&["log", "--org", "default"]);

@@ -6,9 +6,10 @@
 //! Such a list is stored as one object of field → new value (about 40 %
 //! shorter) and expanded again when read; any other list is stored as is.
 
+use directory::events::change;
 use directory::DirectoryError;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The stored text of `changes`.
 pub fn to_stored(changes: &Value) -> Result<String, DirectoryError> {
@@ -28,18 +29,9 @@ pub fn from_stored(text: &str) -> Result<Value, DirectoryError> {
     let stored: Value =
         serde_json::from_str(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))?;
     Ok(match stored {
-        Value::Object(fields) => Value::Array(
-            fields
-                .into_iter()
-                .map(|(field, to)| {
-                    let mut entry = Map::with_capacity(3);
-                    entry.insert("field".into(), Value::String(field));
-                    entry.insert("from".into(), Value::Null);
-                    entry.insert("to".into(), to);
-                    Value::Object(entry)
-                })
-                .collect(),
-        ),
+        Value::Object(fields) => {
+            Value::Array(fields.into_iter().map(|(field, to)| change(field, Value::Null, to)).collect())
+        }
         list => list,
     })
 }

@@ -33,19 +33,22 @@ fn corrupt(what: &str, value: &str) -> DirectoryError {
     DirectoryError::Store(format!("unexpected {what} {value:?} in the database"))
 }
 
-fn json_text(v: &Value) -> Result<String, DirectoryError> {
+fn json_text(v: &impl serde::Serialize) -> Result<String, DirectoryError> {
     serde_json::to_string(v).map_err(|e| DirectoryError::Store(e.to_string()))
 }
 
+/// Column `i` of `row` as text, borrowed.
+fn text_at<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r str, DirectoryError> {
+    row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)
+}
+
 fn json_from(row: &Row<'_>, i: usize) -> Result<Value, DirectoryError> {
-    let text = row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?;
-    serde_json::from_str(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
+    serde_json::from_str(text_at(row, i)?).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
 }
 
 /// A stored JSON document, parsed when first looked into.
 fn document_from(row: &Row<'_>, i: usize) -> Result<Document, DirectoryError> {
-    let text = row.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?;
-    Document::from_stored(text).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
+    Document::from_stored(text_at(row, i)?).map_err(|e| DirectoryError::Store(format!("bad JSON in the database: {e}")))
 }
 
 const ORG_COLUMNS: &str = "id, name, username_policy, scim_default_state, created";
@@ -152,7 +155,7 @@ pub(crate) const GROUPS_OF_ONE_USER_SQL: &str = "SELECT m.member_id, g.id, g.dis
 /// A list of ids as one JSON text parameter, for `json_each(?)`: one
 /// statement whatever the number of ids.
 fn id_list(ids: &[String]) -> Result<String, DirectoryError> {
-    serde_json::to_string(ids).map_err(|e| DirectoryError::Store(e.to_string()))
+    json_text(&ids)
 }
 
 const EVENT_COLUMNS: &str =
@@ -178,9 +181,7 @@ fn event_from_row(row: &Row<'_>) -> Result<Event, DirectoryError> {
         resource_type: row.get(6).map_err(db_error)?,
         resource_id: row.get(7).map_err(db_error)?,
         resource_name: row.get(8).map_err(db_error)?,
-        changes: event_changes::from_stored(
-            row.get_ref(9).and_then(|v| v.as_str().map_err(Into::into)).map_err(db_error)?,
-        )?,
+        changes: event_changes::from_stored(text_at(row, 9)?)?,
         ignored: serde_json::from_value(ignored).map_err(|e| DirectoryError::Store(e.to_string()))?,
         status: row.get(11).map_err(db_error)?,
         error: row.get(12).map_err(db_error)?,
@@ -208,8 +209,9 @@ const USER_WRITE_COLUMNS: [&str; 16] = [
     "emails_folded",
 ];
 
-/// The position of `emails_folded` in [`USER_WRITE_COLUMNS`].
+/// The position of `emails_folded` in [`USER_WRITE_COLUMNS`] (checked when building).
 const EMAILS_COLUMN: usize = 15;
+const _: () = assert!(matches!(USER_WRITE_COLUMNS[EMAILS_COLUMN].as_bytes(), b"emails_folded"));
 
 /// A new user at the end of its organisation's seq range (`?1..?2`); then
 /// id, org_id and [`USER_WRITE_COLUMNS`].
@@ -255,11 +257,11 @@ fn user_values(user: &UserRecord, emails: &[String]) -> Result<Vec<SqlValue>, Di
         text(user.state.as_str()),
         SqlValue::Integer(i64::from(user.activated)),
         SqlValue::Integer(i64::from(user.password_expired)),
-        SqlValue::Text(json_text(&user.scim)?),
+        SqlValue::Text(json_text(&*user.scim)?),
         text(&user.created),
         text(&user.last_modified),
         SqlValue::Integer(user.version),
-        SqlValue::Text(emails_text(emails)?),
+        SqlValue::Text(json_text(&emails)?),
     ])
 }
 
@@ -269,10 +271,6 @@ fn email_keys(user: &UserRecord) -> Vec<String> {
     let mut values = user.email_values();
     values.sort_unstable();
     values
-}
-
-fn emails_text(emails: &[String]) -> Result<String, DirectoryError> {
-    serde_json::to_string(emails).map_err(|e| DirectoryError::Store(e.to_string()))
 }
 
 /// The keys in a stored `users.emails_folded`.
@@ -516,13 +514,13 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn query_users(&mut self, org_id: i64, q: &UserQuery<'_>) -> Result<Page<UserRecord>, DirectoryError> {
-        let pred = query::predicate(org_id, q.filter, query::Walk::Any);
         let count_all = |this: &mut Self| -> Result<u64, DirectoryError> {
             if q.filter.is_none() {
                 if let Some(n) = this.org_count(org_id, "users")? {
                     return Ok(n);
                 }
             }
+            let pred = query::predicate(org_id, q.filter, query::Walk::Any);
             // A filter's total counts its matches (a scan of the matches, or
             // of the org for a term without an index).
             let total: i64 = this
@@ -554,14 +552,13 @@ impl Tx for SqliteTx<'_> {
         let limit = i64::try_from(q.count).unwrap_or(i64::MAX);
         let users = if q.filter.is_none() && q.sort_by.is_none() && offset > 0 {
             match self.seq_at_offset(org_id, offset)? {
-                Some(first) => self.query_all(
-                    &format!(
-                        "SELECT {} FROM users u WHERE +u.org_id = ? AND u.seq >= ? AND u.seq < ? ORDER BY u.seq LIMIT ?",
-                        query::USER_COLUMNS
-                    ),
-                    params![org_id, first, seq::range(org_id).1, limit],
-                    user_from_row,
-                )?,
+                // The page is the cursor page after the user before it.
+                Some(first) => {
+                    let keyset = query::predicate(org_id, None, query::Walk::AfterPosition);
+                    let mut params = keyset.params;
+                    params.extend([Param::Int(first - 1), Param::Int(limit)]);
+                    self.query_all(&query::keyset_sql(&keyset.sql), query::bind(&params), user_from_row)?
+                }
                 None => Vec::new(),
             }
         } else {
@@ -921,7 +918,7 @@ impl Tx for SqliteTx<'_> {
 
     fn append_event(&mut self, event: &Event) -> Result<(), DirectoryError> {
         let mut stmt = self.conn.prepare_cached(APPEND_EVENT_SQL).map_err(db_error)?;
-        let ignored = serde_json::to_string(&event.ignored).map_err(|e| DirectoryError::Store(e.to_string()))?;
+        let ignored = json_text(&event.ignored)?;
         let (first, end) = seq::range_for_insert(event.org_id)?;
         stmt.execute(params![
             first,

@@ -4,9 +4,8 @@
 //! (an fsync) before its writes are reported done — the cost that bounds
 //! durable writes per second. So concurrent writers share a transaction:
 //! each caller runs its work inside its own SAVEPOINT (a failure rolls back
-//! only that work), and the last
-//! caller in line — the one that finds no other writer waiting — commits
-//! for everyone. Every caller returns only after the COMMIT that made its
+//! only that work), and the last caller in line — the one that finds no
+//! other writer waiting — commits for everyone. Every caller returns only after the COMMIT that made its
 //! work durable, so a 201 still means "on disk". Under no concurrency this
 //! is exactly one transaction per write.
 //!

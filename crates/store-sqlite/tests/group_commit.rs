@@ -66,6 +66,11 @@ fn concurrent_writes_commit_and_failures_roll_back_alone() {
     assert_eq!(names(&reopened), seen);
 }
 
+/// Adds an organisation named `name` through `s`.
+fn add_org(s: &dyn Store, name: &str) -> Result<(), DirectoryError> {
+    store::write(s, |tx| tx.insert_org(&org(name.into())).map(drop))
+}
+
 fn org_names(s: &dyn Store) -> Vec<String> {
     let mut v: Vec<String> = store::read(s, |tx| tx.list_orgs()).unwrap().into_iter().map(|o| o.name).collect();
     v.sort();
@@ -108,15 +113,12 @@ fn a_write_batch_commits_at_its_end_and_shows_its_writes_only_to_itself() {
 fn writes_from_other_threads_during_a_batch_are_committed_too() {
     let (_dir, _, store) = fresh_store();
     let committed = store.write_batch(&mut || {
-        store::write(store.as_ref(), |tx| tx.insert_org(&org("in-batch".into())).map(drop)).unwrap();
+        add_org(store.as_ref(), "in-batch").unwrap();
         // A write from elsewhere joins the open transaction and commits it
         // (with the batch's write) before it returns.
         let other = store.clone();
-        std::thread::spawn(move || store::write(other.as_ref(), |tx| tx.insert_org(&org("outside".into())).map(drop)))
-            .join()
-            .unwrap()
-            .unwrap();
-        store::write(store.as_ref(), |tx| tx.insert_org(&org("after".into())).map(drop)).unwrap();
+        std::thread::spawn(move || add_org(other.as_ref(), "outside")).join().unwrap().unwrap();
+        add_org(store.as_ref(), "after").unwrap();
     });
     committed.unwrap();
     assert_eq!(org_names(store.as_ref()), ["after", "in-batch", "outside"]);
@@ -125,7 +127,7 @@ fn writes_from_other_threads_during_a_batch_are_committed_too() {
 #[test]
 fn a_read_nested_in_a_write_inside_a_batch_does_not_deadlock() {
     let (_dir, _, store) = fresh_store();
-    store::write(store.as_ref(), |tx| tx.insert_org(&org("committed".into())).map(drop)).unwrap();
+    add_org(store.as_ref(), "committed").unwrap();
     let (done, finished) = std::sync::mpsc::channel();
     let batch_store = store.clone();
     std::thread::spawn(move || {
@@ -154,7 +156,7 @@ fn a_read_nested_in_a_write_inside_a_batch_does_not_deadlock() {
 fn a_batch_is_visible_when_it_returns_and_its_point_orders_it_among_commits() {
     let (_dir, url, store) = fresh_store();
     let first = store.write_batch(&mut || {
-        store::write(store.as_ref(), |tx| tx.insert_org(&org("one".into())).map(drop)).unwrap();
+        add_org(store.as_ref(), "one").unwrap();
     });
     let first = first.unwrap();
     // Committed (other connections see it) before anyone waited for the disk.
@@ -162,7 +164,7 @@ fn a_batch_is_visible_when_it_returns_and_its_point_orders_it_among_commits() {
     assert_eq!(std::thread::spawn(move || org_names(other.as_ref())).join().unwrap(), ["one"]);
     let second = store
         .write_batch(&mut || {
-            store::write(store.as_ref(), |tx| tx.insert_org(&org("two".into())).map(drop)).unwrap();
+            add_org(store.as_ref(), "two").unwrap();
         })
         .unwrap();
     assert!(second > first, "{first:?} {second:?}");
