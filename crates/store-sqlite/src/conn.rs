@@ -2,9 +2,9 @@
 //! configured (PRAGMAs, SQL functions, statement cache), and how SQLite
 //! errors become [`DirectoryError`]s.
 
-use crate::functions;
+use crate::{functions, wal_writes};
 use directory::DirectoryError;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -89,7 +89,9 @@ fn temporary_path() -> PathBuf {
 
 /// Opens and configures one connection. Read connections are `query_only`.
 pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> {
-    let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+    wal_writes::register().map_err(DirectoryError::Store)?;
+    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_writes::VFS_NAME)
+        .map_err(|e| open_error(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // journal_mode is persistent in the file; setting it again is a no-op.

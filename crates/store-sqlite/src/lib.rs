@@ -19,6 +19,7 @@ mod seq;
 mod tx;
 mod wal_index;
 mod wal_sync;
+mod wal_writes;
 mod writer;
 
 pub use conn::{Location, SYNCHRONOUS};
