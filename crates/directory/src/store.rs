@@ -146,6 +146,14 @@ pub trait Tx {
     }
     /// Inserts a user. A unique-index violation is `DirectoryError::Conflict`.
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError>;
+    /// Whether a write that fails on a unique index leaves the transaction
+    /// usable, undoing only that statement (SQLite). Then a create inserts
+    /// first and looks for the holder of a taken value only on `Conflict`,
+    /// instead of looking before every insert. PostgreSQL aborts the whole
+    /// transaction on any failed statement, so it looks first.
+    fn survives_unique_violation(&self) -> bool {
+        false
+    }
     /// Overwrites a user (matched by org and id). A unique-index violation is `Conflict`.
     fn update_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError>;
     /// Deletes a user; `false` if there was none.

@@ -79,7 +79,10 @@ impl Directory {
         let org = &actor.org;
         store::write(self.store.as_ref(), |tx| {
             check_manager(tx, org.id, &resource, None)?;
-            check_unique(tx, org.id, &validated, &resource, None)?;
+            let insert_first = tx.survives_unique_violation();
+            if !insert_first {
+                check_unique(tx, org.id, &validated, &resource, None)?;
+            }
             let now = now_rfc3339();
             let user = UserRecord {
                 id: crate::new_id(),
@@ -98,7 +101,13 @@ impl Directory {
                 last_modified: now,
                 version: 1,
             };
-            tx.insert_user(&user)?;
+            if let Err(e) = tx.insert_user(&user) {
+                if insert_first && matches!(e, DirectoryError::Conflict(_)) {
+                    // The same answer as looking first: which value, held by whom.
+                    check_unique(tx, org.id, &validated, &resource, None)?;
+                }
+                return Err(e);
+            }
             let mut changes = diff(&json!({}), &resource);
             push_state_change(&mut changes, None, &user);
             let event = Event::write(

@@ -108,7 +108,10 @@ fn uniqueness_of_username_email_and_employee_number() {
     ];
     for (what, body, needle) in cases {
         let e = srv.post("/Users", &body).error(409, Some("uniqueness"));
-        assert!(e["detail"].as_str().unwrap().contains(needle), "{what}: {e}");
+        let detail = e["detail"].as_str().unwrap();
+        assert!(detail.contains(needle), "{what}: {e}");
+        // The detail names who holds the value, so the admin can find them.
+        assert!(detail.contains(first["id"].as_str().unwrap()), "{what}: {e}");
     }
     assert_eq!(srv.get("/Users").scim(200)["totalResults"], json!(1));
     // The same conflicts by PATCH and PUT.

@@ -604,6 +604,11 @@ impl Tx for SqliteTx<'_> {
             .map_err(db_error)
     }
 
+    /// A failed INSERT or UPDATE (ON CONFLICT ABORT) undoes only itself.
+    fn survives_unique_violation(&self) -> bool {
+        true
+    }
+
     fn insert_user(&mut self, user: &UserRecord) -> Result<(), DirectoryError> {
         let (first, end) = seq::range_for_insert(user.org_id)?;
         let mut values = vec![
