@@ -2,7 +2,7 @@
 //! configured (PRAGMAs, SQL functions, statement cache), and how SQLite
 //! errors become [`DirectoryError`]s.
 
-use crate::{functions, wal_writes};
+use crate::{functions, memory, wal_writes};
 use directory::DirectoryError;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -89,6 +89,8 @@ fn temporary_path() -> PathBuf {
 
 /// Opens and configures one connection. Read connections are `query_only`.
 pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> {
+    // Both before SQLite initialises, which the first open does.
+    memory::configure();
     wal_writes::register().map_err(DirectoryError::Store)?;
     let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_writes::VFS_NAME)
         .map_err(|e| open_error(path, e))?;

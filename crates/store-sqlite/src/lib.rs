@@ -13,6 +13,7 @@ mod conn;
 mod event_changes;
 mod functions;
 mod group_query;
+mod memory;
 mod migrate;
 mod query;
 mod seq;
