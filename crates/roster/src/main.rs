@@ -3,6 +3,7 @@
 mod cli;
 mod entra_sim;
 mod import;
+mod log_format;
 mod log_output;
 mod serve;
 
