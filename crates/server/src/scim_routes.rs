@@ -26,21 +26,23 @@ use serde_json::Value;
 /// The resource types this server serves and announces.
 const SERVED: &[&ResourceType] = &[&USER, &GROUP];
 
-pub fn routes() -> Router<AppState> {
+/// The SCIM endpoints, under `base` (`/scim/v2`).
+pub fn routes(base: &str) -> Router<AppState> {
+    let at = |path: &str| format!("{base}{path}");
     Router::new()
-        .route("/ServiceProviderConfig", get(service_provider_config))
-        .route("/ResourceTypes", get(resource_types))
-        .route("/ResourceTypes/{id}", get(resource_type))
-        .route("/Schemas", get(schemas))
-        .route("/Schemas/{id}", get(schema_by_id))
+        .route(&at("/ServiceProviderConfig"), get(service_provider_config))
+        .route(&at("/ResourceTypes"), get(resource_types))
+        .route(&at("/ResourceTypes/{id}"), get(resource_type))
+        .route(&at("/Schemas"), get(schemas))
+        .route(&at("/Schemas/{id}"), get(schema_by_id))
         // Root search (RFC 7644 §3.4.3): Users, then Groups.
-        .route("/.search", post(search_all))
-        .route("/Users", get(list_users).post(create_user))
-        .route("/Users/.search", post(search_users))
-        .route("/Users/{id}", get(get_user).put(replace_user).patch(patch_user).delete(delete_user))
-        .route("/Groups", get(list_groups).post(create_group))
-        .route("/Groups/.search", post(search_groups))
-        .route("/Groups/{id}", get(get_group).put(replace_group).patch(patch_group).delete(delete_group))
+        .route(&at("/.search"), post(search_all))
+        .route(&at("/Users"), get(list_users).post(create_user))
+        .route(&at("/Users/.search"), post(search_users))
+        .route(&at("/Users/{id}"), get(get_user).put(replace_user).patch(patch_user).delete(delete_user))
+        .route(&at("/Groups"), get(list_groups).post(create_group))
+        .route(&at("/Groups/.search"), post(search_groups))
+        .route(&at("/Groups/{id}"), get(get_group).put(replace_group).patch(patch_group).delete(delete_group))
         .method_not_allowed_fallback(method_not_allowed)
 }
 
