@@ -87,11 +87,17 @@ fn temporary_path() -> PathBuf {
     std::env::temp_dir().join(format!("roster-memory-{}-{nanos}-{n}.db", std::process::id()))
 }
 
+/// Prepares SQLite for this process: its allocator (`crate::memory`), then
+/// the `roster` VFS (`crate::wal_writes`), whose registration initialises
+/// SQLite. Once per process; later calls return at once.
+pub fn initialize() -> Result<(), DirectoryError> {
+    memory::configure();
+    wal_writes::register().map_err(DirectoryError::Store)
+}
+
 /// Opens and configures one connection. Read connections are `query_only`.
 pub fn open(path: &Path, read_only: bool) -> Result<Connection, DirectoryError> {
-    // Both before SQLite initialises, which the first open does.
-    memory::configure();
-    wal_writes::register().map_err(DirectoryError::Store)?;
+    initialize()?;
     let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_writes::VFS_NAME)
         .map_err(|e| open_error(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;

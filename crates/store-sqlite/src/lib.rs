@@ -31,6 +31,15 @@ use directory::{ChangeStamp, DirectoryError, Store, SyncPoint, Tx};
 use rusqlite::Connection;
 use std::sync::Mutex;
 
+/// Prepares SQLite for Roster in this process (allocator and VFS; see
+/// `memory` and `wal_writes`). Opening a store does it. A program that opens
+/// rusqlite connections of its own should call it first: SQLite takes its
+/// allocator only before it first initialises, and not while another thread
+/// is initialising it.
+pub fn initialize() -> Result<(), DirectoryError> {
+    conn::initialize()
+}
+
 /// The most idle read connections kept; more are opened under load and closed after.
 const MAX_IDLE_READERS: usize = 8;
 

@@ -10,9 +10,11 @@
 //! Roster reads none of them.
 //!
 //! SQLite takes this configuration only before it initialises, so
-//! [`configure`] runs before the first connection opens. If something in the
-//! process initialised SQLite first (a test's own connection), SQLite keeps
-//! its defaults, which work the same, only slower.
+//! [`configure`] runs before the first connection opens
+//! ([`crate::initialize`]). If something in the process initialised SQLite
+//! first, SQLite keeps its defaults, which work the same, only slower. It
+//! must not run while another thread initialises SQLite, so code that opens
+//! rusqlite connections of its own calls `store_sqlite::initialize` first.
 
 use rusqlite::ffi;
 use std::alloc::Layout;

@@ -47,6 +47,7 @@ const INNER_OFFSET: usize = std::mem::size_of::<WalFile>().next_multiple_of(16);
 static DEFAULT_VFS: AtomicPtr<ffi::sqlite3_vfs> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Registers the `roster` VFS (once per process). It is not made the default.
+/// Called through [`crate::conn::initialize`], after the allocator is set.
 pub fn register() -> Result<(), String> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED.get_or_init(|| unsafe { register_once() }).clone()
@@ -316,7 +317,7 @@ mod tests {
     use std::path::Path;
 
     fn open(path: &Path) -> Connection {
-        register().unwrap();
+        crate::conn::initialize().unwrap();
         let c = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), VFS_NAME).unwrap();
         c.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;

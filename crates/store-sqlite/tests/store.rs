@@ -260,6 +260,8 @@ fn database_at_schema(path: &str, version: usize) -> rusqlite::Connection {
         include_str!("../migrations/0006_partial_indexes.sql"),
         include_str!("../migrations/0007_leaner_user_rows.sql"),
     ];
+    // SQLite's allocator is set before this test's first connection.
+    store_sqlite::initialize().unwrap();
     let c = rusqlite::Connection::open(path).unwrap();
     c.execute_batch("PRAGMA journal_mode = WAL").unwrap();
     for sql in &MIGRATIONS[..version] {
