@@ -222,6 +222,16 @@ impl AuthCache {
 pub fn authenticate(store: &dyn Store, cache: &AuthCache, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
     let hash = keys::hash_token(token);
     let stamp = store.change_stamp();
+    // The store may know the generation of the state it is in (its own
+    // latest commit): then a cached entry read at that generation holds
+    // without a transaction. Under writes the stamp changes with every
+    // commit, so this is what spares each write's caller a read.
+    if let Some(stamp) = stamp {
+        let known = store.auth_generation_at(&stamp).and_then(|generation| cache.get(&hash, generation, Some(stamp)));
+        if let Some(auth) = known {
+            return Ok(Some(auth).filter(|a| is_usable(a, &hash)));
+        }
+    }
     // No common snapshot needed: the generation is read first, so whatever
     // is read after it is at least as new as what it stands for.
     store::read_latest(store, |tx| authenticate_in(tx, cache, &hash, stamp))

@@ -288,6 +288,14 @@ pub trait Store: Send + Sync {
     fn change_stamp(&self) -> Option<ChangeStamp> {
         None
     }
+
+    /// The auth generation ([`Tx::auth_generation`]) of the state that
+    /// `stamp` ([`Store::change_stamp`]) marks, when the store knows it
+    /// without a read: from its own latest commit, say. `None`: read it.
+    fn auth_generation_at(&self, stamp: &ChangeStamp) -> Option<i64> {
+        let _ = stamp;
+        None
+    }
 }
 
 /// A place in a store's order of commits ([`Store::write_batch`],

@@ -45,11 +45,9 @@ const MAX_IDLE_READERS: usize = 8;
 
 /// A SQLite database holding one or more organisations.
 pub struct SqliteStore {
+    /// The writer connection, with its view of the wal-index (change stamps).
     writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
-    /// The writer's view of the wal-index (`None`: no change stamps). Only
-    /// valid while `writer` is open, which it is for the store's life.
-    wal_index: Option<wal_index::WalIndex>,
     // Dropped last: a temporary database is removed after its connections close.
     location: Location,
 }
@@ -69,8 +67,8 @@ impl SqliteStore {
         let location = Location::parse(url)?;
         let mut writer = conn::open(location.path(), false)?;
         conn::retry_busy(|| migrate::migrate(&mut writer))?;
-        // SAFETY: the writer connection is not shared yet, and the store keeps
-        // it open for as long as it keeps the wal index.
+        // SAFETY: the writer connection is not shared yet, and the writer
+        // keeps it open for as long as it keeps the wal index.
         let wal_index = unsafe { wal_index::WalIndex::of(&writer) };
         // Commits are made durable by our own fsync of the WAL where we can
         // open it (see `wal_sync`); otherwise SQLite syncs inside COMMIT.
@@ -78,8 +76,8 @@ impl SqliteStore {
         if sync.is_some() {
             writer.execute_batch("PRAGMA synchronous = NORMAL").map_err(conn::db_error)?;
         }
-        let writer = writer::Writer::new(writer, sync);
-        Ok(SqliteStore { writer, readers: Mutex::new(Vec::new()), wal_index, location })
+        let writer = writer::Writer::new(writer, sync, wal_index);
+        Ok(SqliteStore { writer, readers: Mutex::new(Vec::new()), location })
     }
 
     /// Where the database lives.
@@ -177,7 +175,11 @@ impl Store for SqliteStore {
     }
 
     fn change_stamp(&self) -> Option<ChangeStamp> {
-        self.wal_index.as_ref()?.stamp()
+        self.writer.stamp()
+    }
+
+    fn auth_generation_at(&self, stamp: &ChangeStamp) -> Option<i64> {
+        self.writer.auth_generation_at(stamp)
     }
 
     fn read(&self, work: &mut dyn FnMut(&mut dyn Tx) -> Result<(), DirectoryError>) -> Result<(), DirectoryError> {

@@ -17,9 +17,10 @@
 //! committed, and its fsync is left to [`Writer::wait_durable`], so that the
 //! next batch can run while the disk works (see [`crate::wal_sync`]).
 
+use crate::wal_index::WalIndex;
 use crate::wal_sync::WalSync;
 use crate::{conn, tx};
-use directory::{DirectoryError, Tx};
+use directory::{ChangeStamp, DirectoryError, Tx};
 use rusqlite::Connection;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -92,6 +93,11 @@ pub(crate) struct Writer {
     /// Our own fsync of the WAL, when the connection commits without one
     /// (`synchronous=NORMAL`); `None`: every COMMIT syncs (`FULL`).
     sync: Option<WalSync>,
+    /// The connection's view of the wal-index (`None`: no change stamps).
+    wal_index: Option<WalIndex>,
+    /// The stamp our latest commit left and the auth generation it holds,
+    /// while known to be exactly that commit's (see [`Writer::commit`]).
+    latest: Mutex<Option<(ChangeStamp, i64)>>,
 }
 
 struct State {
@@ -104,8 +110,12 @@ struct State {
 impl Writer {
     /// A writer on `conn`. With `sync`, `conn` must run with
     /// `synchronous=NORMAL`, and every commit is made durable through it.
-    pub(crate) fn new(conn: Connection, sync: Option<WalSync>) -> Writer {
+    /// `wal_index` must be `conn`'s own (`WalIndex::of`), which stays valid
+    /// as long as the writer keeps `conn` open.
+    pub(crate) fn new(conn: Connection, sync: Option<WalSync>, wal_index: Option<WalIndex>) -> Writer {
         Writer {
+            wal_index,
+            latest: Mutex::new(None),
             state: Mutex::new(State { conn, open: None, next_batch: 1 }),
             finished: Mutex::new(Outcomes { done_upto: 0, failed: VecDeque::new() }),
             committed: Condvar::new(),
@@ -299,16 +309,19 @@ impl Writer {
     fn commit(&self, st: &mut State, sync: SyncWhen) -> Result<(), String> {
         let Some((batch, _)) = st.open.take() else { return Ok(()) };
         let outcome = match conn::control(&st.conn, "COMMIT") {
-            Ok(()) => match &self.sync {
+            Ok(()) => {
+                self.note_auth_generation(&st.conn);
+                match &self.sync {
                 Some(wal) => {
                     let number = wal.committed();
                     match sync {
                         SyncWhen::Now => wal.wait_durable(number),
                         SyncWhen::Later => Ok(()),
                     }
+                    }
+                    None => Ok(()),
                 }
-                None => Ok(()),
-            },
+            }
             Err(e) => {
                 let _ = conn::control(&st.conn, "ROLLBACK");
                 Err(e.to_string())
@@ -316,6 +329,34 @@ impl Writer {
         };
         self.record(batch, outcome.clone());
         outcome
+    }
+
+    /// What every process has committed, as of now (`Store::change_stamp`).
+    pub(crate) fn stamp(&self) -> Option<ChangeStamp> {
+        self.wal_index.as_ref()?.stamp()
+    }
+
+    /// The auth generation of the state `stamp` marks, if it is the one
+    /// read after our latest commit and nothing was committed since.
+    pub(crate) fn auth_generation_at(&self, stamp: &ChangeStamp) -> Option<i64> {
+        let latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest.as_ref().filter(|(at, _)| at == stamp).map(|(_, generation)| *generation)
+    }
+
+    /// Reads the auth generation right after a COMMIT, between two reads of
+    /// the stamp. The read's snapshot is taken between them, so when they are
+    /// equal (a stamp only grows: no commit by anyone came between) the
+    /// generation is the one of the state that stamp marks. One indexed read
+    /// of a cached page per commit spares every caller until the next commit
+    /// a read transaction of its own.
+    fn note_auth_generation(&self, conn: &Connection) {
+        let known = (|| {
+            let before = self.stamp()?;
+            let generation = tx::SqliteTx::new(conn).auth_generation().ok()?;
+            let after = self.stamp()?;
+            (before == after).then_some((after, generation))
+        })();
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = known;
     }
 
     /// Publishes a batch's outcome and wakes its waiters.

@@ -50,3 +50,37 @@ fn the_stamp_changes_with_every_commit_and_only_then() {
         assert_ne!(after_restart, earlier);
     }
 }
+
+#[test]
+fn the_auth_generation_after_the_stores_own_commit_is_known_until_anyone_else_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display())).unwrap();
+    let generation = |store: &SqliteStore| store::read(store, |tx| tx.auth_generation()).unwrap();
+
+    // A write that leaves authentication alone.
+    let org_id = store::write(&store, |tx| tx.insert_org(&org("one"))).unwrap();
+    let first = store.change_stamp().unwrap();
+    assert_eq!(store.auth_generation_at(&first), Some(generation(&store)));
+
+    // A write that changes it (an organisation is part of what a key resolves to).
+    store::write(&store, |tx| {
+        let mut o = tx.org_by_id(org_id)?.unwrap();
+        o.name = "renamed".into();
+        tx.update_org(&o)
+    })
+    .unwrap();
+    let second = store.change_stamp().unwrap();
+    let bumped = generation(&store);
+    assert_eq!(store.auth_generation_at(&second), Some(bumped));
+    assert_ne!(first, second);
+    assert_eq!(store.auth_generation_at(&first), None, "only the latest state is known");
+
+    // Another process changes it (`roster apikey revoke`, say): the new state
+    // is unknown, so authentication reads the generation again.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute("UPDATE orgs SET name = 'again' WHERE id = ?", [org_id]).unwrap();
+    let foreign = store.change_stamp().unwrap();
+    assert_eq!(store.auth_generation_at(&foreign), None);
+    assert!(generation(&store) > bumped);
+}
