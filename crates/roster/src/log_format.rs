@@ -119,7 +119,7 @@ impl Visit for Fields<'_, '_> {
         let message = field.name() == "message";
         self.field(field, |w| {
             if message {
-                write_sanitized(w, value)
+                Sanitizing(w).write_str(value)
             } else if value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
                 // What `Debug` would write, without its per-character escape pass.
                 w.write_char('"')?;
@@ -157,10 +157,6 @@ impl Visit for Fields<'_, '_> {
 
 /// Writes a message with terminal control characters escaped, as the default
 /// format does, so that a logged value cannot drive the reader's terminal.
-fn write_sanitized(w: &mut Writer<'_>, s: &str) -> fmt::Result {
-    Sanitizing(w).write_str(s)
-}
-
 struct Sanitizing<'w, 'a>(&'w mut Writer<'a>);
 
 impl fmt::Write for Sanitizing<'_, '_> {

@@ -145,12 +145,21 @@ fn missing_wrong_and_revoked_tokens_get_401() {
     srv.req_as(&key, Method::GET, "/Users", None).scim(200);
     srv.req_as(&key, Method::GET, lookup, None).scim(200);
     srv.req_as(&key, Method::GET, &target_path, None).scim(200);
+    // Writes: after the server's own commit the second is admitted without
+    // reading the key again (the store knows the state it just made).
+    for name in ["by-key-1", "by-key-2"] {
+        srv.req_as(&key, Method::POST, "/Users", Some(&simple_user(name))).scim(201);
+    }
     let list = srv.roster(&["apikey", "list", "--org", "default"]);
     assert!(!list.contains(&key), "apikey list shows a key: {list}");
     let hint_line = list.lines().filter(|l| l.contains("tests")).collect::<Vec<_>>();
     assert_eq!(hint_line.len(), 1, "{list}");
     let key_id = hint_line[0].split('\t').next().unwrap();
     srv.roster(&["apikey", "revoke", "--org", "default", key_id]);
+    // A revocation by another process is a commit the server did not make:
+    // the next write reads the key again, is refused, and writes nothing.
+    srv.req_as(&key, Method::POST, "/Users", Some(&simple_user("by-key-3"))).error(401, None);
+    assert_eq!(srv.get("/Users").scim(200)["totalResults"], json!(3));
     for path in ["/Users", lookup, &target_path] {
         let e = srv.req_as(&key, Method::GET, path, None).error(401, None);
         assert!(e["detail"].as_str().unwrap().contains("revoked"), "{path}: {e}");

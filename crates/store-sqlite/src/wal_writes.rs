@@ -341,19 +341,27 @@ mod tests {
         c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
     }
 
+    /// After one committed row, commits `rows` more in one transaction and
+    /// returns the writes the WAL handed on for it and the frames the WAL
+    /// holds; checks that nothing stays gathered after either COMMIT.
+    fn writes_and_frames_of_one_commit(c: &Connection, rows: i64) -> (u64, u64) {
+        insert(c, 0, 1);
+        let (before, gathered) = wal_file_writes(c).unwrap();
+        assert_eq!(gathered, 0);
+        insert(c, 1, rows);
+        let (after, gathered) = wal_file_writes(c).unwrap();
+        assert_eq!(gathered, 0, "a commit left bytes unwritten");
+        let frames: u64 = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap();
+        (after - before, frames)
+    }
+
     #[test]
     fn a_commit_of_many_pages_is_two_writes_and_nothing_stays_gathered() {
         let dir = tempfile::tempdir().unwrap();
         let c = open(&dir.path().join("t.db"));
-        insert(&c, 0, 1);
-        let (before, gathered) = wal_file_writes(&c).unwrap();
-        assert_eq!(gathered, 0);
         // ~100 rows of ~220 bytes: several table and index pages.
-        insert(&c, 1, 100);
-        let (after, gathered) = wal_file_writes(&c).unwrap();
-        assert_eq!(gathered, 0, "a commit left bytes unwritten");
-        assert_eq!(after - before, 2, "frames before the commit frame, then the commit frame's page");
-        let frames: i64 = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap();
+        let (writes, frames) = writes_and_frames_of_one_commit(&c, 100);
+        assert_eq!(writes, 2, "frames before the commit frame, then the commit frame's page");
         assert!(frames > 4, "{frames} frames in the WAL");
     }
 
@@ -361,16 +369,11 @@ mod tests {
     fn a_commit_larger_than_one_write_is_split_and_survives_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let c = open(&dir.path().join("t.db"));
-        insert(&c, 0, 1);
-        let (before, _) = wal_file_writes(&c).unwrap();
         // ~2 000 rows of ~220 bytes: ~1 MiB of frames.
-        insert(&c, 1, 2000);
-        let (after, gathered) = wal_file_writes(&c).unwrap();
-        assert_eq!(gathered, 0);
-        let frames: u64 = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap();
+        let (writes, frames) = writes_and_frames_of_one_commit(&c, 2000);
         let max_frames_per_write = (MAX_WRITE / (4096 + FRAME_HEADER_BYTES)) as u64;
-        assert!(after - before >= frames.div_ceil(max_frames_per_write), "{} writes, {frames} frames", after - before);
-        assert!(after - before < frames, "{} writes, {frames} frames", after - before);
+        assert!(writes >= frames.div_ceil(max_frames_per_write), "{writes} writes, {frames} frames");
+        assert!(writes < frames, "{writes} writes, {frames} frames");
         let copy = reopen_as_after_a_crash(dir.path());
         assert_eq!(count(&copy), 2001);
     }
