@@ -220,21 +220,29 @@ impl AuthCache {
 
 /// Resolves a bearer token: `Ok(None)` when it is unknown, revoked or expired.
 pub fn authenticate(store: &dyn Store, cache: &AuthCache, token: &str) -> Result<Option<Authenticated>, DirectoryError> {
-    let hash = keys::hash_token(token);
+    authenticate_hashed(store, cache, &keys::hash_token(token))
+}
+
+/// [`authenticate`] for a token already hashed with [`keys::hash_token`].
+pub fn authenticate_hashed(
+    store: &dyn Store,
+    cache: &AuthCache,
+    hash: &str,
+) -> Result<Option<Authenticated>, DirectoryError> {
     let stamp = store.change_stamp();
     // The store may know the generation of the state it is in (its own
     // latest commit): then a cached entry read at that generation holds
     // without a transaction. Under writes the stamp changes with every
     // commit, so this is what spares each write's caller a read.
     if let Some(stamp) = stamp {
-        let known = store.auth_generation_at(&stamp).and_then(|generation| cache.get(&hash, generation, Some(stamp)));
+        let known = store.auth_generation_at(&stamp).and_then(|generation| cache.get(hash, generation, Some(stamp)));
         if let Some(auth) = known {
-            return Ok(Some(auth).filter(|a| is_usable(a, &hash)));
+            return Ok(Some(auth).filter(|a| is_usable(a, hash)));
         }
     }
     // No common snapshot needed: the generation is read first, so whatever
     // is read after it is at least as new as what it stands for.
-    store::read_latest(store, |tx| authenticate_in(tx, cache, &hash, stamp))
+    store::read_latest(store, |tx| authenticate_in(tx, cache, hash, stamp))
 }
 
 /// [`authenticate`] inside a transaction the caller holds, for a token

@@ -61,10 +61,15 @@ impl FromRequestParts<AppState> for ScimCaller {
 impl AppState {
     /// Authenticates `credentials` for provisioning.
     pub(crate) async fn caller(&self, credentials: Credentials) -> Result<Actor, ApiError> {
-        let token = credentials.token;
-        let found =
-            self.point_read(move |dir| directory::admin::authenticate(dir.store.as_ref(), &dir.auth_cache, &token)).await?;
-        admit(found, credentials.log_slot.as_ref())
+        self.caller_hashed(directory::keys::hash_token(&credentials.token), credentials.log_slot.as_ref()).await
+    }
+
+    /// [`AppState::caller`] for a token already hashed.
+    pub(crate) async fn caller_hashed(&self, token_hash: String, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
+        let found = self
+            .point_read(move |dir| directory::admin::authenticate_hashed(dir.store.as_ref(), &dir.auth_cache, &token_hash))
+            .await?;
+        admit(found, log_slot)
     }
 
     /// Authenticates `credentials` for provisioning and runs the point read

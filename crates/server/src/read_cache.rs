@@ -42,7 +42,7 @@ impl IntoResponse for Answer {
 /// before anything else, so the read that follows is at least that new).
 pub(crate) struct ReadKey {
     stamp: Option<ChangeStamp>,
-    token_hash: String,
+    pub(crate) token_hash: String,
     target: String,
 }
 

@@ -223,7 +223,7 @@ async fn list_users(
     // Entra's lookups (`userName eq "…"`) are point reads: authenticated in the same transaction.
     let point = query.filter.as_ref().is_some_and(|f| is_point_lookup(&USER, f)) && query.count <= 100;
     if !point {
-        let org_id = app.caller(credentials).await?.org.id;
+        let org_id = app.caller_hashed(key.token_hash, credentials.log_slot.as_ref()).await?.org.id;
         return run_user_query(&app, org_id, query).await;
     }
     let q = query.clone();
