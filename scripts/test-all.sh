@@ -4,7 +4,8 @@
 #   2. the store suite and the end-to-end tests again on PostgreSQL,
 #   3. clippy with warnings denied, and the check that the protocol crate has
 #      no I/O dependencies,
-#   4. the shared SCIM conformance suite against a real `roster serve`.
+#   4. the shared SCIM conformance suite (scim2-tester) and Microsoft's SCIM
+#      reference Postman collections (newman) against a real `roster serve`.
 # PostgreSQL: a local server on 127.0.0.1:5432 (trust auth) is used, and
 # started if it is installed but stopped. Without one, step 2 is skipped with
 # a message, except under CI (CI=true), where it is required.
@@ -75,3 +76,15 @@ case "$SUMMARY" in
   *" 0 failed"*) echo "conformance: ok" ;;
   *) echo "conformance: FAILED"; tail -n 50 "$WORK/serve.log"; exit 1 ;;
 esac
+
+echo "== Microsoft's SCIM reference Postman collections (newman) against roster serve"
+# A fresh organisation of its own (the collections count what they create),
+# with the `rfc` policy: they send userNames and emails that the default
+# rules refuse. The failures must be exactly the known, explained ones.
+"$BIN" org create postman --username-policy rfc --database "$DB"
+PM_TOKEN="$("$BIN" apikey create --org postman --role administrator --name postman --database "$DB")"
+bash "$SHARED/conformance/postman/run.sh" "http://127.0.0.1:$PORT/scim/v2" "$PM_TOKEN" >"$WORK/postman.out" 2>&1 \
+  || { tail -n 40 "$WORK/postman.out"; echo "postman: the collections did not run"; exit 1; }
+grep -E '^postman: [0-9]+ passed' "$WORK/postman.out"
+python3 scripts/check-postman.py "$WORK/postman.out" scripts/postman-known-failures.txt \
+  || { tail -n 50 "$WORK/serve.log"; exit 1; }

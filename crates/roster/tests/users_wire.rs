@@ -376,3 +376,26 @@ fn ids_are_time_ordered_uuids() {
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 }
+
+/// Microsoft's reference suite sends two work emails; RFC 7643 allows it.
+/// The primary one is the directory email, the one kept unique.
+#[test]
+fn two_emails_of_one_type_are_kept_and_the_primary_is_the_directory_email() {
+    let srv = TestServer::start();
+    let mut body = entra_user("twomail", "second@contoso.com");
+    let emails = json!([
+        {"type": "work", "primary": false, "value": "first@contoso.com"},
+        {"type": "work", "primary": true, "value": "second@contoso.com"}
+    ]);
+    body["emails"] = emails.clone();
+    let u = srv.create(&body);
+    assert_eq!(srv.get_user(&id_of(&u))["emails"], emails);
+    let e = srv.post("/Users", &entra_user("other1", "second@contoso.com")).error(409, Some("uniqueness"));
+    assert!(e["detail"].as_str().unwrap().contains(&id_of(&u)), "{e}");
+    srv.create(&entra_user("other2", "first@contoso.com"));
+    let mut two_primaries = entra_user("twoprim", "p1@contoso.com");
+    two_primaries["emails"] =
+        json!([{"type": "work", "primary": true, "value": "p1@contoso.com"}, {"type": "home", "primary": true, "value": "p2@contoso.com"}]);
+    let e = srv.post("/Users", &two_primaries).error(400, Some("invalidValue"));
+    assert!(e["detail"].as_str().unwrap().contains("primary"), "{e}");
+}

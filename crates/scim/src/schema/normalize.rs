@@ -217,7 +217,7 @@ fn coerce_named(
         if out.is_empty() {
             return Ok(None);
         }
-        check_multi_valued(attr, &out, name)?;
+        check_multi_valued(&out, name)?;
         return Ok(Some(Value::Array(out)));
     }
     if value.is_array() {
@@ -336,29 +336,16 @@ fn coerce_single(
     }
 }
 
-/// At most one element per `type` and at most one `primary: true`.
-fn check_multi_valued(attr: &Attribute, items: &[Value], name: &str) -> Result<(), ScimError> {
+/// At most one `primary: true` (RFC 7643 §2.4). Several values of one
+/// `type` are allowed: RFC 7643 does not restrict them, and Microsoft's
+/// reference suite sends two work emails (the directory email is then the
+/// primary one, see `directory::mapping::company_email`).
+fn check_multi_valued(items: &[Value], name: &str) -> Result<(), ScimError> {
     let primaries = items.iter().filter(|v| v.get("primary") == Some(&Value::Bool(true))).count();
     if primaries > 1 {
         return Err(ScimError::invalid_value(format!(
             "\"{name}\" has {primaries} values marked primary; at most one may be."
         )));
-    }
-    if attr.sub_attribute("type").is_some() && attr.name != "members" {
-        let mut seen: Vec<(String, Option<&Value>)> = Vec::new();
-        for item in items {
-            let Some(t) = item.get("type").and_then(Value::as_str) else { continue };
-            let t = t.to_lowercase();
-            let v = item.get("value");
-            if let Some((_, prev)) = seen.iter().find(|(s, _)| *s == t) {
-                if *prev != v {
-                    return Err(ScimError::invalid_value(format!(
-                        "\"{name}\" has two different values of type \"{t}\"; send at most one per type."
-                    )));
-                }
-            }
-            seen.push((t, v));
-        }
     }
     Ok(())
 }
@@ -456,9 +443,16 @@ mod tests {
         assert!(e.detail.contains("boolean"));
         let e = normalize(&USER, &json!("x")).unwrap_err();
         assert_eq!(e.scim_type, Some(crate::ScimType::InvalidSyntax));
-        let e = normalize(&USER, &json!({"emails": [{"type": "work", "value": "a@x"}, {"type": "Work", "value": "b@x"}]}))
-            .unwrap_err();
-        assert!(e.detail.contains("type \"work\""));
+        let two_primaries = json!({"emails": [{"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]});
+        let e = normalize(&USER, &two_primaries).unwrap_err();
+        assert!(e.detail.contains("2 values marked primary"), "{}", e.detail);
+    }
+
+    #[test]
+    fn several_values_of_one_type_are_kept() {
+        let emails = json!([{"type": "work", "value": "a@x", "primary": true}, {"type": "Work", "value": "b@x"}]);
+        let n = normalize(&USER, &json!({"userName": "a", "emails": emails.clone()})).unwrap();
+        assert_eq!(n.resource["emails"], emails);
     }
 
     #[test]
