@@ -88,6 +88,11 @@ pub fn validate_user(policy: UsernamePolicy, user: &Value) -> Result<ValidatedUs
             ))
         }
     };
+    if policy != UsernamePolicy::Rfc {
+        for attr in MAPPED_BY_TYPE {
+            one_value_per_type(user, attr)?;
+        }
+    }
     for f in FIELDS {
         if let Some(v) = f.value(user) {
             if v.chars().count() > f.max_len {
@@ -107,6 +112,34 @@ pub fn validate_user(policy: UsernamePolicy, user: &Value) -> Result<ValidatedUs
             .map(str::to_string),
     };
     Ok(ValidatedUser { username, email, employee_identifier })
+}
+
+/// The multi-valued attributes that Entra maps one element per `type`
+/// (`emails[type eq "work"].value`, `phoneNumbers[type eq "mobile"].value`,
+/// `addresses[type eq "work"].postalCode`).
+const MAPPED_BY_TYPE: [&str; 3] = ["emails", "phoneNumbers", "addresses"];
+
+/// Microsoft's guidance for SCIM apps: "there can't be two different email
+/// addresses with the 'work' subtype". A second work email would be one that
+/// Entra's mapping can neither write nor read back. A directory rule, so not
+/// under `rfc`: RFC 7643 allows several values of one type, and `roles`
+/// (many of type `WindowsAzureActiveDirectoryRole`) is never restricted.
+fn one_value_per_type(user: &Value, attr: &str) -> Result<(), ScimError> {
+    let Some(items) = user.get(attr).and_then(Value::as_array) else { return Ok(()) };
+    let mut seen: Vec<(String, Option<&Value>)> = Vec::new();
+    for item in items {
+        let Some(t) = item.get("type").and_then(Value::as_str) else { continue };
+        let t = t.to_lowercase();
+        let value = item.get("value");
+        if seen.iter().any(|(s, v)| *s == t && *v != value) {
+            return Err(ScimError::invalid_value(format!(
+                "\"{attr}\" has two different values of type \"{t}\"; send at most one per type (Entra ID maps \
+                 one per type, e.g. {attr}[type eq \"{t}\"]). Organisations with the rfc username policy accept several."
+            )));
+        }
+        seen.push((t, value));
+    }
+    Ok(())
 }
 
 /// What validation derived: the values the directory keeps unique.
@@ -185,5 +218,24 @@ mod tests {
         let u = json!({"userName": "jdoe", "emails": [{"value": "JDoe@X.com", "type": "work"}],
                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "9".repeat(257)}});
         assert!(validate_user(UsernamePolicy::Strict, &u).unwrap_err().detail.contains("256"));
+    }
+
+    #[test]
+    fn one_value_per_type_unless_rfc() {
+        let two_work = json!({"userName": "jdoe", "emails": [
+            {"value": "a@x.com", "type": "work", "primary": true}, {"value": "b@x.com", "type": "Work"}]});
+        let e = validate_user(UsernamePolicy::Strict, &two_work).unwrap_err();
+        assert!(e.detail.contains("\"emails\" has two different values of type \"work\""), "{}", e.detail);
+        assert!(validate_user(UsernamePolicy::EmailLocalPart, &two_work).is_err());
+        assert!(validate_user(UsernamePolicy::Rfc, &two_work).is_ok());
+        let phones = json!({"userName": "jdoe", "emails": [{"value": "a@x.com", "type": "work"}],
+                            "phoneNumbers": [{"value": "1", "type": "mobile"}, {"value": "2", "type": "mobile"}]});
+        assert!(validate_user(UsernamePolicy::Strict, &phones).unwrap_err().detail.contains("phoneNumbers"));
+        // The same value twice, and roles of one type, are fine everywhere.
+        let fine = json!({"userName": "jdoe",
+            "emails": [{"value": "a@x.com", "type": "work"}, {"value": "a@x.com", "type": "work"}],
+            "roles": [{"value": "Admin", "type": "WindowsAzureActiveDirectoryRole"},
+                      {"value": "Reader", "type": "WindowsAzureActiveDirectoryRole"}]});
+        assert!(validate_user(UsernamePolicy::Strict, &fine).is_ok());
     }
 }

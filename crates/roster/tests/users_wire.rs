@@ -377,25 +377,41 @@ fn ids_are_time_ordered_uuids() {
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 }
 
-/// Microsoft's reference suite sends two work emails; RFC 7643 allows it.
-/// The primary one is the directory email, the one kept unique.
+/// Several values of one type: Entra sends several `roles` of type
+/// `WindowsAzureActiveDirectoryRole` (AppRoleAssignmentsComplex), accepted
+/// everywhere. Two work emails (Microsoft's reference suite) are refused by
+/// the directory rules and kept as sent under the `rfc` policy.
 #[test]
-fn two_emails_of_one_type_are_kept_and_the_primary_is_the_directory_email() {
+fn several_values_of_one_type() {
     let srv = TestServer::start();
-    let mut body = entra_user("twomail", "second@contoso.com");
-    let emails = json!([
+    let mut body = entra_user("approles", "approles@contoso.com");
+    let roles = json!([
+        {"primary": false, "type": "WindowsAzureActiveDirectoryRole", "display": "Admin", "value": "Admin"},
+        {"primary": false, "type": "WindowsAzureActiveDirectoryRole", "display": "Reader", "value": "Reader"}
+    ]);
+    body["roles"] = roles.clone();
+    let u = srv.create(&body);
+    assert_eq!(srv.get_user(&id_of(&u))["roles"], roles);
+
+    let two_work = json!([
         {"type": "work", "primary": false, "value": "first@contoso.com"},
         {"type": "work", "primary": true, "value": "second@contoso.com"}
     ]);
-    body["emails"] = emails.clone();
-    let u = srv.create(&body);
-    assert_eq!(srv.get_user(&id_of(&u))["emails"], emails);
-    let e = srv.post("/Users", &entra_user("other1", "second@contoso.com")).error(409, Some("uniqueness"));
-    assert!(e["detail"].as_str().unwrap().contains(&id_of(&u)), "{e}");
-    srv.create(&entra_user("other2", "first@contoso.com"));
-    let mut two_primaries = entra_user("twoprim", "p1@contoso.com");
-    two_primaries["emails"] =
-        json!([{"type": "work", "primary": true, "value": "p1@contoso.com"}, {"type": "home", "primary": true, "value": "p2@contoso.com"}]);
-    let e = srv.post("/Users", &two_primaries).error(400, Some("invalidValue"));
+    let mut body = entra_user("twomail", "second@contoso.com");
+    body["emails"] = two_work.clone();
+    let e = srv.post("/Users", &body).error(400, Some("invalidValue"));
+    assert!(e["detail"].as_str().unwrap().contains("at most one per type"), "{e}");
+    // The same through PATCH: nothing applies.
+    let add = json!([{"op": "add", "path": "emails", "value": [{"type": "work", "value": "more@contoso.com"}]}]);
+    srv.patch_ops(&id_of(&u), add).error(400, Some("invalidValue"));
+    assert_eq!(srv.get_user(&id_of(&u))["emails"], json!([{"primary": true, "type": "work", "value": "approles@contoso.com"}]));
+
+    let rfc = srv.org_with_key("generic", "rfc", "administrator");
+    let body = json!({"schemas": [USER_URN], "userName": "twomail", "emails": two_work});
+    let created = srv.req_as(&rfc, reqwest::Method::POST, "/Users", Some(&body)).scim(201);
+    assert_eq!(created["emails"], two_work);
+    let two_primaries = json!({"schemas": [USER_URN], "userName": "twoprim", "emails": [
+        {"type": "work", "primary": true, "value": "p1@contoso.com"}, {"type": "home", "primary": true, "value": "p2@contoso.com"}]});
+    let e = srv.req_as(&rfc, reqwest::Method::POST, "/Users", Some(&two_primaries)).error(400, Some("invalidValue"));
     assert!(e["detail"].as_str().unwrap().contains("primary"), "{e}");
 }

@@ -337,9 +337,9 @@ fn coerce_single(
 }
 
 /// At most one `primary: true` (RFC 7643 §2.4). Several values of one
-/// `type` are allowed: RFC 7643 does not restrict them, and Microsoft's
-/// reference suite sends two work emails (the directory email is then the
-/// primary one, see `directory::mapping::company_email`).
+/// `type` are allowed, as in RFC 7643: Entra sends several `roles` of one
+/// type, and Microsoft's reference suite two work emails. Where the
+/// directory wants one per type, it says so (`directory::validate`).
 fn check_multi_valued(items: &[Value], name: &str) -> Result<(), ScimError> {
     let primaries = items.iter().filter(|v| v.get("primary") == Some(&Value::Bool(true))).count();
     if primaries > 1 {
