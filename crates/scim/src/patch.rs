@@ -619,10 +619,11 @@ fn is_manager(attr: &Attribute) -> bool {
     attr.name == "manager" && attr.ty == AttrType::Complex && !attr.multi_valued
 }
 
-/// A bare string where an element is expected (Postman's member add) means
-/// `{"value": s}`.
+/// A bare string where a member is expected (Postman's member add) means
+/// `{"value": s}`. Only for `members`: elsewhere (`"emails": "a@b"`) a bare
+/// string is a wrong type, refused as it is in a POST.
 fn prepare(attr: &Attribute, value: &Value) -> Value {
-    if !(attr.multi_valued && attr.ty == AttrType::Complex && attr.sub_attribute("value").is_some()) {
+    if attr.name != "members" {
         return value.clone();
     }
     let wrap = |v: &Value| match v {

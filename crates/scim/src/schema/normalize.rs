@@ -285,6 +285,9 @@ fn coerce_single(
     match attr.ty {
         AttrType::Complex => {
             let Value::Object(obj) = value else {
+                if attr.multi_valued && attr.sub_attribute("value").is_some() {
+                    return Err(type_error("a list of JSON objects such as [{\"value\": \"…\"}]"));
+                }
                 return Err(type_error("a JSON object"));
             };
             let mut out = Map::new();
@@ -441,6 +444,8 @@ mod tests {
         assert!(e.detail.contains("\"userName\" must be a string"), "{}", e.detail);
         let e = normalize(&USER, &json!({"active": "maybe"})).unwrap_err();
         assert!(e.detail.contains("boolean"));
+        let e = normalize(&USER, &json!({"emails": "a@x"})).unwrap_err();
+        assert!(e.detail.contains("\"emails\" must be a list of JSON objects"), "{}", e.detail);
         let e = normalize(&USER, &json!("x")).unwrap_err();
         assert_eq!(e.scim_type, Some(crate::ScimType::InvalidSyntax));
         let two_primaries = json!({"emails": [{"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]});
