@@ -3,6 +3,7 @@
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use directory::{admin, Role, Store, UserState, UsernamePolicy};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
@@ -74,13 +75,23 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Public base URL that Tenant URLs, `Location` and `meta.location` are built from
-    /// (default: http://<listen>).
+    /// (default: http://<listen>, or https://<listen> with --tls-cert).
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Memory for answers of repeated point reads (GET /Users/{id}, userName lookups), kept while
     /// nothing is committed (SQLite only); 0 turns the cache off.
     #[arg(long, env = "ROSTER_READ_CACHE_MB", default_value_t = server::DEFAULT_READ_CACHE_BYTES >> 20)]
     pub read_cache_mb: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key). Without it, Roster serves
+    /// plain HTTP for a reverse proxy to terminate TLS.
+    #[arg(long, env = "ROSTER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How often, in seconds, the certificate files are checked for a renewal; 0: never.
+    #[arg(long, env = "ROSTER_TLS_RELOAD_SECS", default_value_t = 60)]
+    pub tls_reload_secs: u64,
     #[command(flatten)]
     pub db: DatabaseArg,
 }

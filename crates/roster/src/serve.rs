@@ -5,7 +5,9 @@ use crate::cli::{open_store, ServeArgs};
 use crate::log_output::BatchedStderr;
 use anyhow::{Context, Result};
 use directory::admin;
+use server::tls::{TlsFiles, TlsListener};
 use server::{AppState, ServerConfig};
+use std::time::Duration;
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let log = init_tracing();
@@ -16,7 +18,18 @@ pub fn run(args: ServeArgs) -> Result<()> {
 
 fn serve(args: ServeArgs) -> Result<()> {
     let store = open_store(&args.db.database)?;
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(certificate), Some(private_key)) => {
+            Some(TlsFiles { certificate: certificate.clone(), private_key: private_key.clone() })
+        }
+        _ => None,
+    };
+    if let Some(files) = &tls {
+        // Before anything else happens: a bad file stops the start here.
+        files.load()?;
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let mut config = ServerConfig::new(&public_url);
     config.read_cache_bytes = args.read_cache_mb.saturating_mul(1 << 20);
 
@@ -36,9 +49,16 @@ fn serve(args: ServeArgs) -> Result<()> {
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-        tracing::info!(listen = %args.listen, tenant_url = %config.scim_base(), "roster is serving");
+        tracing::info!(listen = %args.listen, tenant_url = %config.scim_base(), tls = tls.is_some(), "roster is serving");
         let state = AppState::new(store, config);
-        server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+        match tls {
+            Some(files) => {
+                let reload = (args.tls_reload_secs > 0).then(|| Duration::from_secs(args.tls_reload_secs));
+                let listener = TlsListener::new(listener, files, reload)?;
+                server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+            }
+            None => server::serve(listener, state, shutdown_signal()).await.context("serving")?,
+        }
         tracing::info!("roster stopped");
         Ok(())
     })

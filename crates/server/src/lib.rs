@@ -14,13 +14,13 @@ mod logging;
 mod paths;
 mod read_cache;
 mod scim_routes;
+pub mod tls;
 mod write_queue;
 
 use axum::Router;
 use directory::{Directory, Store};
 use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 pub use error::ApiError;
 
@@ -152,11 +152,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+pub async fn serve<L>(listener: L, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     // Rewriting must happen before routing, so the layer wraps the router.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(paths::rewrite), router(state));
     axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
