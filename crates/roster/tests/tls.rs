@@ -118,6 +118,19 @@ fn serves_scim_over_https_and_reloads_a_renewed_certificate() {
     let location = r.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with(&format!("https://127.0.0.1:{}/scim/v2/Users/", server.port)), "{location}");
 
+    // entra-sim trusts a self-signed endpoint only when told to.
+    let (cert, _) = TlsServer::files(server.dir.path());
+    let sim = |extra: &[&std::ffi::OsStr]| {
+        Command::new(bin())
+            .args(["entra-sim", "test-connection", &server.url("/scim/v2"), "--token", &server.token])
+            .args(extra)
+            .output()
+            .expect("running entra-sim")
+    };
+    let trusted = sim(&["--ca-cert".as_ref(), cert.as_os_str()]);
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stdout));
+    assert!(!sim(&[]).status.success());
+
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
     assert!(plain.get(format!("http://127.0.0.1:{}/healthz", server.port)).send().is_err());
@@ -127,7 +140,7 @@ fn serves_scim_over_https_and_reloads_a_renewed_certificate() {
     assert!(client_trusting(&second, server.port).get(server.url("/healthz")).send().is_err());
 
     // A half-written renewal keeps the current certificate.
-    let (cert, key) = TlsServer::files(server.dir.path());
+    let key = TlsServer::files(server.dir.path()).1;
     std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\ntruncated").unwrap();
     assert!(until(Duration::from_secs(10), || server.log().contains("keeping the current TLS certificate")));
     assert_eq!(client.get(server.url("/healthz")).send().unwrap().status().as_u16(), 200);

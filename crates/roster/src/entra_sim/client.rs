@@ -86,6 +86,13 @@ impl Counters {
     }
 }
 
+/// The simulator's HTTP client settings, before any extra trusted roots.
+pub fn http_builder(timeout: Duration) -> reqwest::blocking::ClientBuilder {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("roster-entra-sim/", env!("CARGO_PKG_VERSION")))
+}
+
 pub struct ScimClient {
     http: reqwest::blocking::Client,
     base: String,
@@ -97,23 +104,25 @@ pub struct ScimClient {
 }
 
 impl ScimClient {
+    #[cfg(test)]
     pub fn new(tenant_url: &str, token: &str, policy: RetryPolicy, timeout: Duration) -> anyhow::Result<ScimClient> {
+        Ok(ScimClient::with_http(tenant_url, token, policy, http_builder(timeout).build()?))
+    }
+
+    /// A client on an HTTP client of the caller's (e.g. trusting another CA).
+    pub fn with_http(tenant_url: &str, token: &str, policy: RetryPolicy, http: reqwest::blocking::Client) -> ScimClient {
         let (base, query) = match tenant_url.split_once('?') {
             Some((b, q)) => (b, Some(q.to_string()).filter(|q| !q.is_empty())),
             None => (tenant_url, None),
         };
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("roster-entra-sim/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(ScimClient {
+        ScimClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             tenant_query: query,
             token: token.to_string(),
             policy,
             counters: Counters::default(),
-        })
+        }
     }
 
     /// The URL for a path relative to the base (`/Users?filter=…`).

@@ -65,6 +65,10 @@ pub struct EndpointArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Also trust this PEM certificate: a private CA's, or a self-signed endpoint's. Entra itself
+    /// trusts only public CAs.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -111,7 +115,16 @@ pub struct CycleArgs {
 
 fn client(e: &EndpointArgs, max_retries: u32) -> Result<client::ScimClient> {
     let policy = client::RetryPolicy { max_retries, ..client::RetryPolicy::default() };
-    client::ScimClient::new(&e.url, &e.token, policy, Duration::from_secs(e.timeout.max(1)))
+    let mut http = client::http_builder(Duration::from_secs(e.timeout.max(1)));
+    if let Some(path) = &e.ca_cert {
+        let pem = std::fs::read(path).with_context(|| format!("reading --ca-cert {}", path.display()))?;
+        for root in reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("--ca-cert {}: not a PEM certificate", path.display()))?
+        {
+            http = http.add_root_certificate(root);
+        }
+    }
+    Ok(client::ScimClient::with_http(&e.url, &e.token, policy, http.build()?))
 }
 
 pub fn run(cmd: EntraSimCommand) -> Result<()> {
