@@ -126,11 +126,22 @@ const MAPPED_BY_TYPE: [&str; 3] = ["emails", "phoneNumbers", "addresses"];
 /// (many of type `WindowsAzureActiveDirectoryRole`) is never restricted.
 fn one_value_per_type(user: &Value, attr: &str) -> Result<(), ScimError> {
     let Some(items) = user.get(attr).and_then(Value::as_array) else { return Ok(()) };
-    let mut seen: Vec<(String, Option<&Value>)> = Vec::new();
+    // What identifies an element: its `value`, or, for an address (which
+    // has none), every sub-attribute but `type` and `primary`.
+    let content = |item: &Value| -> Vec<(String, Value)> {
+        match (item.get("value"), item.as_object()) {
+            (Some(v), _) => vec![("value".to_string(), v.clone())],
+            (None, Some(obj)) => {
+                obj.iter().filter(|(k, _)| *k != "type" && *k != "primary").map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            (None, None) => vec![(String::new(), item.clone())],
+        }
+    };
+    let mut seen: Vec<(String, Vec<(String, Value)>)> = Vec::new();
     for item in items {
         let Some(t) = item.get("type").and_then(Value::as_str) else { continue };
         let t = t.to_lowercase();
-        let value = item.get("value");
+        let value = content(item);
         if seen.iter().any(|(s, v)| *s == t && *v != value) {
             return Err(ScimError::invalid_value(format!(
                 "\"{attr}\" has two different values of type \"{t}\"; send at most one per type (Entra ID maps \
@@ -231,9 +242,15 @@ mod tests {
         let phones = json!({"userName": "jdoe", "emails": [{"value": "a@x.com", "type": "work"}],
                             "phoneNumbers": [{"value": "1", "type": "mobile"}, {"value": "2", "type": "mobile"}]});
         assert!(validate_user(UsernamePolicy::Strict, &phones).unwrap_err().detail.contains("phoneNumbers"));
+        let addresses = json!({"userName": "jdoe", "emails": [{"value": "a@x.com", "type": "work"}],
+            "addresses": [{"type": "work", "locality": "Oslo"}, {"type": "work", "locality": "Bergen", "primary": true}]});
+        assert!(validate_user(UsernamePolicy::Strict, &addresses).unwrap_err().detail.contains("addresses"));
+        let same_address = json!({"userName": "jdoe", "emails": [{"value": "a@x.com", "type": "work"}],
+            "addresses": [{"type": "work", "locality": "Oslo"}, {"type": "work", "locality": "Oslo", "primary": true}]});
+        assert!(validate_user(UsernamePolicy::Strict, &same_address).is_ok());
         // The same value twice, and roles of one type, are fine everywhere.
         let fine = json!({"userName": "jdoe",
-            "emails": [{"value": "a@x.com", "type": "work"}, {"value": "a@x.com", "type": "work"}],
+            "emails": [{"value": "a@x.com", "type": "work"}, {"value": "a@x.com", "type": "work", "display": "A"}],
             "roles": [{"value": "Admin", "type": "WindowsAzureActiveDirectoryRole"},
                       {"value": "Reader", "type": "WindowsAzureActiveDirectoryRole"}]});
         assert!(validate_user(UsernamePolicy::Strict, &fine).is_ok());

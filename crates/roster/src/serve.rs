@@ -17,7 +17,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let store = open_store(&args.db.database)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(certificate), Some(private_key)) => {
             Some(TlsFiles { certificate: certificate.clone(), private_key: private_key.clone() })
@@ -28,6 +27,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         // Before anything else happens: a bad file stops the start here.
         files.load()?;
     }
+    let store = open_store(&args.db.database)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let mut config = ServerConfig::new(&public_url);
