@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Seconds a client may take to send a request's headers, and a kept-alive connection may
+    /// stay idle, before Roster closes the connection.
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT_SECS", default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
     /// How often, in seconds, the certificate files are checked for a renewal; 0: never.
     #[arg(long, env = "ROSTER_TLS_RELOAD_SECS", default_value_t = 60)]
     pub tls_reload_secs: u64,

@@ -32,6 +32,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let mut config = ServerConfig::new(&public_url);
     config.read_cache_bytes = args.read_cache_mb.saturating_mul(1 << 20);
+    config.header_read_timeout = Duration::from_secs(args.header_timeout_secs);
 
     // On an empty database only: the first organisation and its Secret Token.
     let bootstrap_token = std::env::var("ROSTER_BOOTSTRAP_TOKEN").ok().filter(|t| !t.is_empty());

@@ -21,6 +21,7 @@ use axum::Router;
 use directory::{Directory, Store};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::ApiError;
 
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Bytes of point-read answers kept while nothing is committed; 0: none.
     pub read_cache_bytes: usize,
+    /// How long a client may take to send a request's headers, and how long
+    /// a kept-alive connection may stay idle.
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -48,6 +52,7 @@ impl ServerConfig {
             list_limits: scim::list::ListLimits::default(),
             max_body_bytes: MAX_BODY_BYTES,
             read_cache_bytes: DEFAULT_READ_CACHE_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
     /// The SCIM base URL: the Tenant URL an admin pastes into Entra.
@@ -151,15 +156,43 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long a client may take to send a request's headers, and how long a
+/// kept-alive connection may wait idle for its next request, unless
+/// configured. Without it, slow or idle clients on an open port would hold
+/// connections without limit.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve<L>(listener: L, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
+///
+/// HTTP/1.1 through hyper directly rather than `axum::serve`, which sets no
+/// timer and so no header-read timeout ([`ServerConfig::header_read_timeout`]).
+pub async fn serve<L>(mut listener: L, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
 {
+    let header_read_timeout = state.config.header_read_timeout;
     // Rewriting must happen before routing, so the layer wraps the router.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(paths::rewrite), router(state));
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = tower::ServiceExt::map_request(app, |req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, _peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = connections.watch(http1.serve_connection(hyper_util::rt::TokioIo::new(io), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    // No new connections; each open one finishes its request, then closes.
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
