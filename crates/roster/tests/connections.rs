@@ -1,6 +1,6 @@
 //! Connections that send nothing, or headers too slowly, are closed after
-//! `--header-timeout-secs`; kept-alive connections that go idle too. A
-//! request in time is answered as usual.
+//! `--header-timeout-secs`; kept-alive connections that go idle too. A body
+//! that stops arriving gets 408. A request in time is answered as usual.
 
 mod common;
 use common::*;
@@ -47,6 +47,24 @@ fn slow_and_idle_connections_are_closed() {
     assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..n]));
     let waited = until_closed(&mut kept);
     assert!(waited < Duration::from_secs(5), "{waited:?}");
+
+    // A body that stops arriving gets 408 with a SCIM error, and nothing is written.
+    let mut stalled = connect();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{\"userName\": ",
+        srv.token()
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stalled.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("stopped arriving"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert_eq!(srv.get("/Users").json()["totalResults"], 0);
 
     // The server goes on answering new connections.
     assert_eq!(srv.get("/Users?count=1").status, 200);

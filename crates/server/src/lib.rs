@@ -40,8 +40,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Bytes of point-read answers kept while nothing is committed; 0: none.
     pub read_cache_bytes: usize,
-    /// How long a client may take to send a request's headers, and how long
-    /// a kept-alive connection may stay idle.
+    /// How long a client may take to send a request's headers, how long a
+    /// kept-alive connection may stay idle, and how long a body may pause.
     pub header_read_timeout: Duration,
 }
 
@@ -156,9 +156,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// How long a client may take to send a request's headers, and how long a
-/// kept-alive connection may wait idle for its next request, unless
-/// configured. Without it, slow or idle clients on an open port would hold
+/// How long a client may take to send a request's headers, how long a
+/// kept-alive connection may wait idle for its next request, and how long a
+/// request body may pause, unless configured. Without it, slow or idle clients on an open port would hold
 /// connections without limit.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -173,7 +173,12 @@ where
     let header_read_timeout = state.config.header_read_timeout;
     // Rewriting must happen before routing, so the layer wraps the router.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(paths::rewrite), router(state));
-    let app = tower::ServiceExt::map_request(app, |req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new));
+    let app = tower::ServiceExt::map_request(
+        app,
+        |req: http::Request<tower_http::timeout::TimeoutBody<hyper::body::Incoming>>| req.map(axum::body::Body::new),
+    );
+    // A body may not pause longer than a head may take (`body::ScimJson` answers 408).
+    let app = tower_http::timeout::RequestBodyTimeout::new(app, header_read_timeout);
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_read_timeout);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
