@@ -126,31 +126,31 @@ const MAPPED_BY_TYPE: [&str; 3] = ["emails", "phoneNumbers", "addresses"];
 /// (many of type `WindowsAzureActiveDirectoryRole`) is never restricted.
 fn one_value_per_type(user: &Value, attr: &str) -> Result<(), ScimError> {
     let Some(items) = user.get(attr).and_then(Value::as_array) else { return Ok(()) };
-    // What identifies an element: its `value`, or, for an address (which
-    // has none), every sub-attribute but `type` and `primary`.
-    let content = |item: &Value| -> Vec<(String, Value)> {
-        match (item.get("value"), item.as_object()) {
-            (Some(v), _) => vec![("value".to_string(), v.clone())],
-            (None, Some(obj)) => {
-                obj.iter().filter(|(k, _)| *k != "type" && *k != "primary").map(|(k, v)| (k.clone(), v.clone())).collect()
-            }
-            (None, None) => vec![(String::new(), item.clone())],
-        }
-    };
-    let mut seen: Vec<(String, Vec<(String, Value)>)> = Vec::new();
-    for item in items {
-        let Some(t) = item.get("type").and_then(Value::as_str) else { continue };
-        let t = t.to_lowercase();
-        let value = content(item);
-        if seen.iter().any(|(s, v)| *s == t && *v != value) {
+    let typed: Vec<(&str, &Value)> =
+        items.iter().filter_map(|item| Some((item.get("type")?.as_str()?, item))).collect();
+    for (i, (t, item)) in typed.iter().enumerate() {
+        let clash = typed[..i].iter().any(|(u, earlier)| t.eq_ignore_ascii_case(u) && !same_element(item, earlier));
+        if clash {
+            let t = t.to_lowercase();
             return Err(ScimError::invalid_value(format!(
                 "\"{attr}\" has two different values of type \"{t}\"; send at most one per type (Entra ID maps \
                  one per type, e.g. {attr}[type eq \"{t}\"]). Organisations with the rfc username policy accept several."
             )));
         }
-        seen.push((t, value));
     }
     Ok(())
+}
+
+/// Whether two elements of one type say the same: the same `value`, or, for
+/// an address (which has none), the same sub-attributes but `type` and `primary`.
+fn same_element(a: &Value, b: &Value) -> bool {
+    if a.get("value").is_some() || b.get("value").is_some() {
+        return a.get("value") == b.get("value");
+    }
+    fn content(v: &Value) -> Vec<(&String, &Value)> {
+        v.as_object().into_iter().flatten().filter(|(k, _)| *k != "type" && *k != "primary").collect()
+    }
+    content(a) == content(b)
 }
 
 /// What validation derived: the values the directory keeps unique.

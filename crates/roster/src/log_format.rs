@@ -145,13 +145,7 @@ impl Visit for Fields<'_, '_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let message = field.name() == "message";
-        self.field(field, |w| {
-            if message {
-                write!(Sanitizing(w), "{value:?}")
-            } else {
-                write!(w, "{value:?}")
-            }
-        });
+        self.field(field, |w| if message { write!(Sanitizing(w), "{value:?}") } else { write!(w, "{value:?}") });
     }
 }
 
@@ -209,7 +203,14 @@ mod tests {
         let method = "GET";
         let path = String::from("/scim/v2/Users/2b1c");
         tracing::info!(target: "roster::http", %method, path, status = 200u16, latency_us = 412u64, org = "bench", "request");
-        tracing::warn!(quoted = "say \"hi\"\\now", tab = "a\tb", accent = "Zoë", delta = -3i64, ok = true, "odd values");
+        tracing::warn!(
+            quoted = "say \"hi\"\\now",
+            tab = "a\tb",
+            accent = "Zoë",
+            delta = -3i64,
+            ok = true,
+            "odd values"
+        );
         tracing::error!(error = %"disk full", "a write failed: \x1b[31mred\x1b[0m \u{85}");
         tracing::info!(detail = ?Some(3), r#type = "user");
         tracing::info!("message only");

@@ -17,16 +17,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
+    // Before anything else happens: a bad certificate file stops the start here.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(certificate), Some(private_key)) => {
-            Some(TlsFiles { certificate: certificate.clone(), private_key: private_key.clone() })
+            Some(TlsFiles { certificate: certificate.clone(), private_key: private_key.clone() }.open()?)
         }
         _ => None,
     };
-    if let Some(files) = &tls {
-        // Before anything else happens: a bad file stops the start here.
-        files.load()?;
-    }
     let store = open_store(&args.db.database)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", args.listen));
@@ -53,12 +50,11 @@ fn serve(args: ServeArgs) -> Result<()> {
         tracing::info!(listen = %args.listen, tenant_url = %config.scim_base(), tls = tls.is_some(), "roster is serving");
         let state = AppState::new(store, config);
         match tls {
-            Some(files) => {
+            Some(certificate) => {
                 let reload = (args.tls_reload_secs > 0).then(|| Duration::from_secs(args.tls_reload_secs));
-                let listener = TlsListener::new(listener, files, reload)?;
-                server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+                server::serve(TlsListener::new(listener, certificate, reload)?, state, shutdown_signal()).await;
             }
-            None => server::serve(listener, state, shutdown_signal()).await.context("serving")?,
+            None => server::serve(listener, state, shutdown_signal()).await,
         }
         tracing::info!("roster stopped");
         Ok(())

@@ -44,7 +44,11 @@ fn slow_and_idle_connections_are_closed() {
     kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut answer = [0u8; 512];
     let n = kept.read(&mut answer).unwrap();
-    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..n]));
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
     let waited = until_closed(&mut kept);
     assert!(waited < Duration::from_secs(5), "{waited:?}");
 
@@ -65,6 +69,21 @@ fn slow_and_idle_connections_are_closed() {
     assert!(answer.contains("stopped arriving"), "{answer}");
     assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
     assert_eq!(srv.get("/Users").json()["totalResults"], 0);
+
+    // A body that cannot be read (a broken chunked encoding) is 400 with the reason, not 413.
+    let mut broken = connect();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n",
+        srv.token()
+    );
+    broken.write_all(head.as_bytes()).unwrap();
+    broken.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    let _ = broken.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("could not be read"), "{answer}");
 
     // The server goes on answering new connections.
     assert_eq!(srv.get("/Users?count=1").status, 200);

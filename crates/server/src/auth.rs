@@ -65,9 +65,15 @@ impl AppState {
     }
 
     /// [`AppState::caller`] for a token already hashed.
-    pub(crate) async fn caller_hashed(&self, token_hash: String, log_slot: Option<&OrgSlot>) -> Result<Actor, ApiError> {
+    pub(crate) async fn caller_hashed(
+        &self,
+        token_hash: String,
+        log_slot: Option<&OrgSlot>,
+    ) -> Result<Actor, ApiError> {
         let found = self
-            .point_read(move |dir| directory::admin::authenticate_hashed(dir.store.as_ref(), &dir.auth_cache, &token_hash))
+            .point_read(move |dir| {
+                directory::admin::authenticate_hashed(dir.store.as_ref(), &dir.auth_cache, &token_hash)
+            })
             .await?;
         admit(found, log_slot)
     }

@@ -158,15 +158,15 @@ pub fn router(state: AppState) -> Router {
 
 /// How long a client may take to send a request's headers, how long a
 /// kept-alive connection may wait idle for its next request, and how long a
-/// request body may pause, unless configured. Without it, slow or idle clients on an open port would hold
-/// connections without limit.
+/// request body may pause, unless configured. Without it, slow or idle
+/// clients on an open port would hold connections without limit.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
 ///
 /// HTTP/1.1 through hyper directly rather than `axum::serve`, which sets no
 /// timer and so no header-read timeout ([`ServerConfig::header_read_timeout`]).
-pub async fn serve<L>(mut listener: L, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
+pub async fn serve<L>(mut listener: L, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static)
 where
     L: axum::serve::Listener,
 {
@@ -199,5 +199,4 @@ where
     // No new connections; each open one finishes its request, then closes.
     drop(listener);
     connections.shutdown().await;
-    Ok(())
 }

@@ -35,6 +35,8 @@ pub enum TlsError {
     Certificate { path: PathBuf, reason: String },
     #[error("reading the TLS private key {path}: {reason}")]
     Key { path: PathBuf, reason: String },
+    #[error("serving TLS on the listening socket: {0}")]
+    Socket(std::io::Error),
 }
 
 /// Where the certificate chain and its private key live (PEM).
@@ -44,10 +46,23 @@ pub struct TlsFiles {
     pub private_key: PathBuf,
 }
 
+/// A certificate read from its files, ready to serve ([`TlsListener::new`]).
+pub struct TlsCertificate {
+    files: TlsFiles,
+    key: Arc<CertifiedKey>,
+}
+
 impl TlsFiles {
+    /// Reads and checks both files, once at start: a bad file stops the
+    /// start before anything else happens.
+    pub fn open(self) -> Result<TlsCertificate, TlsError> {
+        let key = self.load()?;
+        Ok(TlsCertificate { files: self, key })
+    }
+
     /// Reads and checks both files: the chain is not empty and the key is
     /// one that rustls can sign with and that matches the certificate.
-    pub fn load(&self) -> Result<Arc<CertifiedKey>, TlsError> {
+    fn load(&self) -> Result<Arc<CertifiedKey>, TlsError> {
         let cert_error = |reason: String| TlsError::Certificate { path: self.certificate.clone(), reason };
         let key_error = |reason: String| TlsError::Key { path: self.private_key.clone(), reason };
         let chain = CertificateDer::pem_file_iter(&self.certificate)
@@ -98,20 +113,22 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Serves TLS on `tcp` with the certificate in `files`, checking the
-    /// files for changes every `reload_every` (`None`: never).
-    pub fn new(tcp: TcpListener, files: TlsFiles, reload_every: Option<Duration>) -> Result<TlsListener, TlsError> {
-        let current = Arc::new(CurrentCertificate(RwLock::new(files.load()?)));
+    /// Serves TLS on `tcp` with `certificate`, checking its files for
+    /// changes every `reload_every` (`None`: never).
+    pub fn new(
+        tcp: TcpListener,
+        certificate: TlsCertificate,
+        reload_every: Option<Duration>,
+    ) -> Result<TlsListener, TlsError> {
+        let TlsCertificate { files, key } = certificate;
+        let current = Arc::new(CurrentCertificate(RwLock::new(key)));
         let mut config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| TlsError::Certificate { path: files.certificate.clone(), reason: e.to_string() })?
+            .map_err(|e| TlsError::Socket(std::io::Error::other(e)))?
             .with_no_client_auth()
             .with_cert_resolver(current.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let local_addr = tcp.local_addr().map_err(|e| TlsError::Certificate {
-            path: files.certificate.clone(),
-            reason: format!("the listening socket has no address: {e}"),
-        })?;
+        let local_addr = tcp.local_addr().map_err(TlsError::Socket)?;
         let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
         let mut tasks = vec![tokio::spawn(accept_loop(tcp, TlsAcceptor::from(Arc::new(config)), sender))];
         if let Some(every) = reload_every {

@@ -312,12 +312,13 @@ impl Writer {
             Ok(()) => {
                 self.note_auth_generation(&st.conn);
                 match &self.sync {
-                Some(wal) => {
-                    let number = wal.committed();
-                    match sync {
-                        SyncWhen::Now => wal.wait_durable(number),
-                        SyncWhen::Later => Ok(()),
-                    }
+                    Some(wal) => {
+                        // Every commit is numbered, whether it waits for its sync now or not.
+                        let number = wal.committed();
+                        match sync {
+                            SyncWhen::Now => wal.wait_durable(number),
+                            SyncWhen::Later => Ok(()),
+                        }
                     }
                     None => Ok(()),
                 }

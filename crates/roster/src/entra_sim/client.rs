@@ -104,13 +104,13 @@ pub struct ScimClient {
 }
 
 impl ScimClient {
-    #[cfg(test)]
-    pub fn new(tenant_url: &str, token: &str, policy: RetryPolicy, timeout: Duration) -> anyhow::Result<ScimClient> {
-        Ok(ScimClient::with_http(tenant_url, token, policy, http_builder(timeout).build()?))
-    }
-
     /// A client on an HTTP client of the caller's (e.g. trusting another CA).
-    pub fn with_http(tenant_url: &str, token: &str, policy: RetryPolicy, http: reqwest::blocking::Client) -> ScimClient {
+    pub fn with_http(
+        tenant_url: &str,
+        token: &str,
+        policy: RetryPolicy,
+        http: reqwest::blocking::Client,
+    ) -> ScimClient {
         let (base, query) = match tenant_url.split_once('?') {
             Some((b, q)) => (b, Some(q.to_string()).filter(|q| !q.is_empty())),
             None => (tenant_url, None),
@@ -297,6 +297,10 @@ mod tests {
         (url, h)
     }
 
+    fn client(url: &str, policy: RetryPolicy) -> ScimClient {
+        ScimClient::with_http(url, "t", policy, http_builder(Duration::from_secs(5)).build().unwrap())
+    }
+
     #[test]
     fn honours_429_retry_after_then_succeeds() {
         let (url, h) = stub(vec![
@@ -306,7 +310,7 @@ mod tests {
         ]);
         let p =
             RetryPolicy { max_retries: 3, base_backoff: Duration::from_millis(10), max_wait: Duration::from_secs(5) };
-        let c = ScimClient::new(&format!("{url}?aadOptscim062020"), "t", p, Duration::from_secs(5)).unwrap();
+        let c = client(&format!("{url}?aadOptscim062020"), p);
         let t = Instant::now();
         let a = c.send("GET", "/Users?filter=x", None);
         assert!(t.elapsed() >= Duration::from_secs(1), "waited for Retry-After");
@@ -325,14 +329,14 @@ mod tests {
         let (url, h) = stub(vec![(500, "", r#"{"detail":"boom"}"#), (500, "", r#"{"detail":"boom again"}"#)]);
         let p =
             RetryPolicy { max_retries: 1, base_backoff: Duration::from_millis(10), max_wait: Duration::from_secs(1) };
-        let c = ScimClient::new(&url, "t", p, Duration::from_secs(5)).unwrap();
+        let c = client(&url, p);
         let a = c.send("POST", "/Users", Some(&json!({})));
         assert_eq!((a.status, a.detail.as_deref(), a.attempts), (500, Some("boom again"), 2));
         assert_eq!(c.counters.failed.load(Ordering::Relaxed), 1);
         h.join().unwrap();
         // 4xx is final at once.
         let (url, h) = stub(vec![(409, "", r#"{"detail":"dup"}"#)]);
-        let c = ScimClient::new(&url, "t", p, Duration::from_secs(5)).unwrap();
+        let c = client(&url, p);
         assert_eq!(c.send("POST", "/Users", Some(&json!({}))).attempts, 1);
         h.join().unwrap();
     }
